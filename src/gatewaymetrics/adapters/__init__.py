@@ -1,0 +1,1 @@
+"""Adapters bind the pipeline to a gateway's callback API (LiteLLM first)."""

@@ -1,0 +1,266 @@
+"""The metric catalog: every metric this library exports, as pure data.
+
+Backends render metrics from the catalog and the docs are generated from it. Each
+metric has a stable ``key`` that code refers to; its exported ``name`` comes from a
+naming table, so a naming preset (say, LiteLLM's own names) is another table, not a
+fork of the code.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+from gatewaymetrics.errors import GatewayMetricsError
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "NATIVE_NAMES",
+    "TIME_PER_TOKEN_BUCKETS",
+    "Catalog",
+    "MetricKind",
+    "MetricSpec",
+    "build_catalog",
+]
+
+#: OpenTelemetry GenAI duration buckets, extended by doubling for long calls:
+#: 0.01, 0.02, 0.04, ... 327.68 seconds.
+DURATION_BUCKETS: tuple[float, ...] = tuple(round(0.01 * 2**i, 2) for i in range(16))
+
+#: OpenTelemetry GenAI ``gen_ai.server.time_per_output_token`` buckets.
+TIME_PER_TOKEN_BUCKETS: tuple[float, ...] = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+)  # fmt: skip
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_PREFIX = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)?")
+SELF_PREFIX = "gatewaymetrics_"
+
+
+class MetricKind(enum.StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+@attrs.frozen(kw_only=True)
+class MetricSpec:
+    """One metric. ``labels`` are its own labels; ``identity`` says whether the
+    configured call-identity labels (model, team, key, ...) come first."""
+
+    key: str
+    name: str
+    kind: MetricKind
+    help: str
+    unit: str = ""
+    labels: tuple[str, ...] = ()
+    identity: bool = False
+    buckets: tuple[float, ...] = ()
+    fed_by: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    kind: MetricKind
+    help: str
+    unit: str
+    labels: tuple[str, ...]
+    identity: bool
+    fed_by: str
+    buckets: str = ""  # "duration", "per_token" or "" (not a histogram)
+    self_metric: bool = False
+
+
+_C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
+_BUDGET_LABELS = ("scope", "subject", "alias")
+_RATELIMIT_LABELS = ("provider", "requested_model", "model")
+
+# key -> what the metric is; the exported name comes from a naming table.
+_ENTRIES: Mapping[str, _Entry] = {
+    "requests": _Entry(
+        kind=_C, help="LLM calls, by outcome.", unit="", labels=("status", "error_type"),
+        identity=True, fed_by="every call",
+    ),
+    "tokens": _Entry(
+        kind=_C, help="Tokens processed; token_type input + output sums to the total.",
+        unit="tokens", labels=("token_type",), identity=True,
+        fed_by="tokens.input, tokens.output",
+    ),
+    "cached_input_tokens": _Entry(
+        kind=_C, help="Input tokens served from the provider's prompt cache (part of input).",
+        unit="tokens", labels=(), identity=True, fed_by="tokens.cached_input",
+    ),
+    "reasoning_tokens": _Entry(
+        kind=_C, help="Output tokens spent on reasoning (part of output).",
+        unit="tokens", labels=(), identity=True, fed_by="tokens.reasoning",
+    ),
+    "spend": _Entry(
+        kind=_C, help="Spend in US dollars, known costs only.", unit="usd", labels=(),
+        identity=True, fed_by="cost_usd",
+    ),
+    "unpriced_requests": _Entry(
+        kind=_C, help="Successful calls whose cost was unknown (not counted in spend).",
+        unit="", labels=(), identity=True, fed_by="status=success and cost_usd=None",
+    ),
+    "request_duration": _Entry(
+        kind=_H, help="Wall time of the whole call as the gateway saw it.", unit="seconds",
+        labels=(), identity=True, fed_by="duration_s", buckets="duration",
+    ),
+    "upstream_duration": _Entry(
+        kind=_H, help="Time spent waiting on the provider's API.", unit="seconds",
+        labels=(), identity=True, fed_by="upstream_duration_s", buckets="duration",
+    ),
+    "time_to_first_token": _Entry(
+        kind=_H, help="Streams: time from the start of the call to the first token.",
+        unit="seconds", labels=(), identity=True, fed_by="time_to_first_token_s",
+        buckets="duration",
+    ),
+    "time_per_output_token": _Entry(
+        kind=_H, help="Streams: time per output token after the first.", unit="seconds",
+        labels=(), identity=True, fed_by="time_per_output_token_s", buckets="per_token",
+    ),
+    "budget_limit": _Entry(
+        kind=_G, help="Budget limit in US dollars; no series for an unlimited budget.",
+        unit="usd", labels=_BUDGET_LABELS, identity=False, fed_by="BudgetSnapshot.limit_usd",
+    ),
+    "budget_spend": _Entry(
+        kind=_G, help="Budget spend in US dollars in the current period.", unit="usd",
+        labels=_BUDGET_LABELS, identity=False, fed_by="BudgetSnapshot.spend_usd",
+    ),
+    "budget_remaining": _Entry(
+        kind=_G, help="Budget left in US dollars (negative when over budget).", unit="usd",
+        labels=_BUDGET_LABELS, identity=False, fed_by="BudgetSnapshot.remaining_usd",
+    ),
+    "ratelimit_remaining_requests": _Entry(
+        kind=_G, help="Requests left in the provider's rate-limit window.", unit="",
+        labels=_RATELIMIT_LABELS, identity=False, fed_by="ratelimit_remaining_requests",
+    ),
+    "ratelimit_remaining_tokens": _Entry(
+        kind=_G, help="Tokens left in the provider's rate-limit window.", unit="tokens",
+        labels=_RATELIMIT_LABELS, identity=False, fed_by="ratelimit_remaining_tokens",
+    ),
+    "cache_hits": _Entry(
+        kind=_C, help="Calls answered from the gateway's response cache.", unit="",
+        labels=(), identity=True, fed_by="cache_hit",
+    ),
+    "fallbacks": _Entry(
+        kind=_C, help="Router fallbacks from a model group to another.", unit="",
+        labels=("requested_model", "fallback_model", "outcome"), identity=False,
+        fed_by="router fallback hooks",
+    ),
+    "events_dropped": _Entry(
+        kind=_C, help="Events gatewaymetrics could not record.", unit="",
+        labels=("reason",), identity=False, fed_by="pipeline", self_metric=True,
+    ),
+    "input_problems": _Entry(
+        kind=_C, help="Odd input fields that were repaired or ignored while parsing.",
+        unit="", labels=("field",), identity=False, fed_by="CallEvent.problems",
+        self_metric=True,
+    ),
+    "backend_errors": _Entry(
+        kind=_C, help="Errors raised by a backend while recording (isolated, counted).",
+        unit="", labels=("backend",), identity=False, fed_by="pipeline", self_metric=True,
+    ),
+    "series_overflow": _Entry(
+        kind=_C, help="Samples folded into the _other series (or dropped, for gauges) "
+        "because a metric reached its series cap.",
+        unit="", labels=("metric",), identity=False, fed_by="pipeline", self_metric=True,
+    ),
+}  # fmt: skip
+
+#: The native naming table: key -> exported name without prefix.
+NATIVE_NAMES: Mapping[str, str] = {
+    "requests": "requests_total",
+    "tokens": "tokens_total",
+    "cached_input_tokens": "cached_input_tokens_total",
+    "reasoning_tokens": "reasoning_tokens_total",
+    "spend": "spend_usd_total",
+    "unpriced_requests": "unpriced_requests_total",
+    "request_duration": "request_duration_seconds",
+    "upstream_duration": "upstream_duration_seconds",
+    "time_to_first_token": "time_to_first_token_seconds",
+    "time_per_output_token": "time_per_output_token_seconds",
+    "budget_limit": "budget_limit_usd",
+    "budget_spend": "budget_spend_usd",
+    "budget_remaining": "budget_remaining_usd",
+    "ratelimit_remaining_requests": "ratelimit_remaining_requests",
+    "ratelimit_remaining_tokens": "ratelimit_remaining_tokens",
+    "cache_hits": "cache_hits_total",
+    "fallbacks": "fallbacks_total",
+    "events_dropped": "events_dropped_total",
+    "input_problems": "input_problems_total",
+    "backend_errors": "backend_errors_total",
+    "series_overflow": "series_overflow_total",
+}
+
+_NAMINGS: Mapping[str, Mapping[str, str]] = {"native": NATIVE_NAMES}
+
+
+@attrs.frozen
+class Catalog:
+    """An ordered, immutable set of metrics, looked up by key."""
+
+    metrics: tuple[MetricSpec, ...]
+    _by_key: Mapping[str, MetricSpec] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {m.key: m for m in self.metrics})
+
+    def __getitem__(self, key: str) -> MetricSpec:
+        return self._by_key[key]
+
+    def __iter__(self) -> Iterator[MetricSpec]:
+        return iter(self.metrics)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self._by_key)
+
+
+def build_catalog(
+    *,
+    prefix: str = "llm_",
+    naming: str = "native",
+    duration_buckets: tuple[float, ...] = DURATION_BUCKETS,
+) -> Catalog:
+    """The catalog under a naming table and prefix. Self-observation metrics always
+    keep the ``gatewaymetrics_`` prefix so dashboards find them whatever the naming."""
+    if _PREFIX.fullmatch(prefix) is None:
+        raise GatewayMetricsError(
+            "prefix", prefix, "a metric name prefix: [a-zA-Z_:][a-zA-Z0-9_:]*"
+        )
+    names = _NAMINGS.get(naming)
+    if names is None:
+        raise GatewayMetricsError("naming", naming, _NAMINGS)
+    specs = []
+    for key, entry in _ENTRIES.items():
+        name = (SELF_PREFIX if entry.self_metric else prefix) + names[key]
+        if _METRIC_NAME.fullmatch(name) is None:  # pragma: no cover - tables are checked by tests
+            raise GatewayMetricsError(f"naming.{key}", name, "a valid metric name")
+        buckets: tuple[float, ...] = ()
+        if entry.buckets == "duration":
+            buckets = duration_buckets
+        elif entry.buckets == "per_token":
+            buckets = TIME_PER_TOKEN_BUCKETS
+        specs.append(
+            MetricSpec(
+                key=key,
+                name=name,
+                kind=entry.kind,
+                help=entry.help,
+                unit=entry.unit,
+                labels=entry.labels,
+                identity=entry.identity,
+                buckets=buckets,
+                fed_by=entry.fed_by,
+            )
+        )
+    return Catalog(tuple(specs))

@@ -1,0 +1,194 @@
+"""Total conversions from untrusted payload values to typed ones.
+
+Each reader returns the typed value or None, and notes in ``problems`` what it had to
+drop or repair. Problem messages name the field and the kind of defect, never the
+value, which may be a credential or personal data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from gatewaymetrics.core.records import Problem
+
+__all__ = [
+    "Problems",
+    "as_bool",
+    "as_int",
+    "as_money",
+    "as_str",
+    "as_time",
+    "field",
+    "first",
+    "pick",
+]
+
+Problems = list[Problem]
+T = TypeVar("T")
+
+_MAX_STR = 4096
+_PRIMITIVES = (str, bytes, int, float, bool, Decimal, type(None))
+
+
+def _is_empty_str(value: object) -> bool:
+    return isinstance(value, str) and not value
+
+
+def field(container: object, key: str) -> object:
+    """``container[key]`` for a mapping, ``container.key`` for another object, else None.
+
+    Reading never raises: a mapping whose ``get`` fails or an attribute whose property
+    raises reads as missing. Plain dicts, by far the most common, take a fast path.
+    """
+    if type(container) is dict:
+        return container.get(key)
+    if container is None or isinstance(container, _PRIMITIVES):
+        return None
+    try:
+        if isinstance(container, Mapping):
+            return container.get(key)
+        return getattr(container, key, None)
+    except Exception:  # a hostile __getattr__ or property must not break parsing
+        return None
+
+
+def first(*values: object) -> object:
+    """The first value that is neither None nor the empty string."""
+    for value in values:
+        if value is not None and not _is_empty_str(value):
+            return value
+    return None
+
+
+def pick(
+    convert: Callable[[object, str, Problems], T | None],
+    name: str,
+    problems: Problems,
+    *candidates: object,
+) -> T | None:
+    """The first candidate that converts: a broken value in the preferred place is
+    reported and the next place is tried, so nothing readable is lost."""
+    for candidate in candidates:
+        if candidate is None or (type(candidate) is str and not candidate):
+            continue
+        value = convert(candidate, name, problems)
+        if value is not None:
+            return value
+    return None
+
+
+def as_str(value: object, name: str, problems: Problems) -> str | None:
+    """A string; ints become their decimal form (ids are sometimes numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value:
+            return None
+        if len(value) > _MAX_STR:
+            problems.append(Problem(field=name, message=f"longer than {_MAX_STR}; cut"))
+            return value[:_MAX_STR]
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    problems.append(Problem(field=name, message=f"{type(value).__name__} is not a string; ignored"))
+    return None
+
+
+def as_bool(value: object, name: str, problems: Problems) -> bool | None:
+    """A bool; the strings "true"/"false" (any case) are accepted from JSON replays."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    problems.append(Problem(field=name, message=f"{type(value).__name__} is not a bool; ignored"))
+    return None
+
+
+def as_int(value: object, name: str, problems: Problems) -> int | None:
+    """A non-negative int; integral floats and digit strings are accepted."""
+    if value is None or _is_empty_str(value):
+        return None
+    result: int | None = None
+    if isinstance(value, bool):
+        result = None
+    elif isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+        result = int(value.strip())
+    if result is None:
+        problems.append(
+            Problem(field=name, message=f"{type(value).__name__} is not a count; ignored")
+        )
+        return None
+    if result < 0:
+        problems.append(Problem(field=name, message="negative; ignored"))
+        return None
+    return result
+
+
+def as_money(value: object, name: str, problems: Problems) -> Decimal | None:
+    """An exact, finite, non-negative Decimal. Floats convert through ``str()`` (so 0.1
+    stays 0.1); NaN, infinities and negatives are unknown (None), never a decrement."""
+    if value is None or _is_empty_str(value):
+        return None
+    amount: Decimal | None = None
+    try:
+        if isinstance(value, bool):
+            amount = None
+        elif isinstance(value, Decimal):
+            amount = value
+        elif isinstance(value, int | float):
+            amount = Decimal(str(value))
+        elif isinstance(value, str) and len(value) <= 64:
+            amount = Decimal(value.strip())
+    except (InvalidOperation, ValueError, OverflowError):
+        amount = None
+    if amount is None:
+        problems.append(
+            Problem(field=name, message=f"{type(value).__name__} is not an amount; unknown")
+        )
+        return None
+    if not amount.is_finite():
+        problems.append(Problem(field=name, message="not finite; unknown"))
+        return None
+    if amount < 0:
+        problems.append(Problem(field=name, message="negative; unknown"))
+        return None
+    return amount
+
+
+def as_time(value: object, name: str, problems: Problems) -> float | None:
+    """Epoch seconds from a float, an int, a datetime (naive ones are local time, as
+    LiteLLM makes them) or an ISO 8601 string (captured, replayed payloads)."""
+    if value is None or _is_empty_str(value):
+        return None
+    seconds: float | None = None
+    try:
+        if isinstance(value, bool):
+            seconds = None
+        elif isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, datetime):
+            seconds = value.timestamp()
+        elif isinstance(value, str) and len(value) <= 64:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = datetime.fromisoformat(value.strip()).timestamp()
+    except (ValueError, OverflowError, OSError):
+        seconds = None
+    if seconds is None or not math.isfinite(seconds):
+        problems.append(
+            Problem(field=name, message=f"{type(value).__name__} is not a time; ignored")
+        )
+        return None
+    if seconds < 0:
+        problems.append(Problem(field=name, message="before 1970; ignored"))
+        return None
+    return seconds

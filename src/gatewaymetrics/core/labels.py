@@ -1,0 +1,89 @@
+"""Label names and values: which call labels exist, and how a value is rendered.
+
+Rules: a missing value renders as "" (never "None"); control characters (and
+surrogates and line separators, which break exposition formats) are removed; values
+are capped in length. Label names are checked once, when settings are built.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+
+from gatewaymetrics.core.records import CallRecord
+
+__all__ = [
+    "CALL_LABELS",
+    "DEFAULT_IDENTITY_LABELS",
+    "DEFAULT_MAX_VALUE_LENGTH",
+    "OPT_IN_LABELS",
+    "OTHER",
+    "is_valid_label_name",
+    "render_value",
+]
+
+DEFAULT_MAX_VALUE_LENGTH = 128
+#: The value every label takes in the series that overflowing label sets fold into.
+OTHER = "_other"
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def is_valid_label_name(name: str) -> bool:
+    """A Prometheus-compatible label name that is not reserved (``__`` prefix)."""
+    return _LABEL_NAME.fullmatch(name) is not None and not name.startswith("__")
+
+
+def render_value(value: str | None, max_length: int = DEFAULT_MAX_VALUE_LENGTH) -> str:
+    """A label value: "" for None; control characters removed; at most ``max_length``."""
+    if value is None:
+        return ""
+    if not value.isprintable():
+        value = "".join(ch for ch in value if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    return value[:max_length]
+
+
+def _stream(call: CallRecord) -> str:
+    return "true" if call.stream else "false"
+
+
+#: Every call label: name -> how to read it from a record (None renders as "").
+CALL_LABELS: Mapping[str, Callable[[CallRecord], str | None]] = {
+    "provider": lambda c: c.provider,
+    "requested_model": lambda c: c.requested_model,
+    "model": lambda c: c.model,
+    "operation": lambda c: c.operation.value,
+    "team": lambda c: c.principal.team_id,
+    "team_alias": lambda c: c.principal.team_alias,
+    "api_key": lambda c: c.principal.api_key,
+    "api_key_alias": lambda c: c.principal.api_key_alias,
+    "user": lambda c: c.principal.user_id,
+    "org": lambda c: c.principal.org_id,
+    "org_alias": lambda c: c.principal.org_alias,
+    "end_user": lambda c: c.principal.end_user,
+    "user_email": lambda c: c.principal.user_email,
+    "deployment_id": lambda c: c.deployment_id,
+    "api_base": lambda c: c.api_base,
+    "stream": _stream,
+}
+
+#: The identity labels every call metric carries unless configured otherwise.
+DEFAULT_IDENTITY_LABELS: tuple[str, ...] = (
+    "provider",
+    "requested_model",
+    "model",
+    "operation",
+    "team",
+    "team_alias",
+    "api_key",
+    "api_key_alias",
+    "user",
+)
+
+#: Call labels that are off by default: unbounded (end_user), personal data
+#: (user_email), or rarely wanted per series.
+OPT_IN_LABELS: tuple[str, ...] = tuple(
+    name for name in CALL_LABELS if name not in DEFAULT_IDENTITY_LABELS
+)

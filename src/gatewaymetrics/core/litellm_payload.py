@@ -1,0 +1,469 @@
+"""LiteLLM callback payloads -> :class:`CallEvent`. Total: any input gives an event.
+
+LiteLLM (>= 1.5x) puts a ``standard_logging_object`` (its ``StandardLoggingPayload``)
+in the kwargs of every success and failure callback; it is read first. The legacy
+fields the original Prometheus logger read (``model``, ``response_cost``,
+``litellm_params.metadata.user_api_key*``, ``exception``, ``response_obj.usage``) are
+the fallback. Payloads that went through JSON (datetimes as ISO strings, objects as
+dicts, exceptions as ``{"type": ..., "status_code": ...}``) parse the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from gatewaymetrics.core.budget import spend_after_call
+from gatewaymetrics.core.coerce import (
+    Problems,
+    as_bool,
+    as_int,
+    as_money,
+    as_str,
+    as_time,
+    field,
+    first,
+    pick,
+)
+from gatewaymetrics.core.error_taxonomy import classify
+from gatewaymetrics.core.records import (
+    BudgetScope,
+    BudgetSnapshot,
+    CallEvent,
+    CallRecord,
+    ErrorCategory,
+    ErrorInfo,
+    Operation,
+    Principal,
+    Problem,
+    Status,
+    TokenUsage,
+)
+from gatewaymetrics.core.secrets import fingerprint
+from gatewaymetrics.core.urls import origin
+
+__all__ = ["parse_litellm"]
+
+_O = Operation
+_OPERATIONS: Mapping[str, Operation] = {
+    "completion": _O.CHAT,
+    "acompletion": _O.CHAT,
+    "anthropic_messages": _O.CHAT,
+    "text_completion": _O.TEXT_COMPLETION,
+    "atext_completion": _O.TEXT_COMPLETION,
+    "embedding": _O.EMBEDDINGS,
+    "aembedding": _O.EMBEDDINGS,
+    "image_generation": _O.IMAGE_GENERATION,
+    "aimage_generation": _O.IMAGE_GENERATION,
+    "transcription": _O.AUDIO_TRANSCRIPTION,
+    "atranscription": _O.AUDIO_TRANSCRIPTION,
+    "speech": _O.AUDIO_SPEECH,
+    "aspeech": _O.AUDIO_SPEECH,
+    "rerank": _O.RERANK,
+    "arerank": _O.RERANK,
+    "moderation": _O.MODERATION,
+    "amoderation": _O.MODERATION,
+    "responses": _O.RESPONSES,
+    "aresponses": _O.RESPONSES,
+}
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+# scope, metadata key of the limit, of the spend, of the reset time
+_BUDGET_KEYS: tuple[tuple[BudgetScope, str, str, str], ...] = (
+    (
+        BudgetScope.API_KEY,
+        "user_api_key_max_budget",
+        "user_api_key_spend",
+        "user_api_key_budget_reset_at",
+    ),
+    (
+        BudgetScope.TEAM,
+        "user_api_key_team_max_budget",
+        "user_api_key_team_spend",
+        "user_api_key_team_budget_reset_at",
+    ),
+    (
+        BudgetScope.USER,
+        "user_api_key_user_max_budget",
+        "user_api_key_user_spend",
+        "user_api_key_user_budget_reset_at",
+    ),
+    (
+        BudgetScope.ORG,
+        "user_api_key_org_max_budget",
+        "user_api_key_org_spend",
+        "user_api_key_org_budget_reset_at",
+    ),
+    (
+        BudgetScope.END_USER,
+        "user_api_key_end_user_max_budget",
+        "user_api_key_end_user_spend",
+        "user_api_key_end_user_budget_reset_at",
+    ),
+)
+
+
+def parse_litellm(
+    kwargs: object,
+    response_obj: object = None,
+    start_time: object = None,
+    end_time: object = None,
+    *,
+    failed: bool | None = None,
+    custom_labels: Iterable[tuple[str, str]] = (),
+) -> CallEvent:
+    """The event one LiteLLM callback describes. Never raises.
+
+    ``failed`` says which hook fired (the adapter knows) and wins over the payload's
+    own status. ``custom_labels`` are (label name, dotted metadata path) pairs whose
+    values go to ``CallRecord.extra_labels``.
+    """
+    try:
+        return _Parser(kwargs, response_obj, failed, tuple(custom_labels)).event(
+            start_time, end_time
+        )
+    except Exception:  # a parser bug must never become an exception in the gateway
+        status = Status.FAILURE if failed else Status.SUCCESS
+        error = ErrorInfo(category=ErrorCategory.OTHER) if failed else None
+        return CallEvent(
+            call=CallRecord(status=status, error=error),
+            problems=(Problem(field="payload", message="unreadable; recorded as a bare call"),),
+        )
+
+
+class _Parser:
+    """One payload's reading state: where each part of the payload is found."""
+
+    def __init__(
+        self,
+        kwargs: object,
+        response_obj: object,
+        failed: object,
+        custom_labels: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.problems: Problems = []
+        if not isinstance(kwargs, Mapping):
+            self.problems.append(
+                Problem(field="kwargs", message="not a mapping; read as far as possible")
+            )
+        self.kwargs = kwargs
+        self.response_obj = response_obj
+        self.failed = failed
+        self.custom_labels = custom_labels
+        self.slo = field(kwargs, "standard_logging_object")
+        self.params = field(kwargs, "litellm_params")
+        self.legacy_meta = field(self.params, "metadata")
+        self.slo_meta = field(self.slo, "metadata")
+        self.hidden = field(self.slo, "hidden_params")
+
+    def meta(self, key: str) -> tuple[object, object]:
+        """Where a metadata value can be: the standard logging object's metadata, then
+        the legacy ``litellm_params.metadata``. Spread into :func:`pick`."""
+        return field(self.slo_meta, key), field(self.legacy_meta, key)
+
+    def text(self, name: str, *values: object) -> str | None:
+        return pick(as_str, name, self.problems, *values)
+
+    # -- the parts of a call ---------------------------------------------------------
+
+    def event(self, start_time: object, end_time: object) -> CallEvent:
+        status = self.status()
+        cost = self.cost()
+        principal = self.principal()
+        stream = pick(
+            as_bool,
+            "stream",
+            self.problems,
+            field(self.slo, "stream"),
+            field(self.kwargs, "stream"),
+        )
+        call = CallRecord(
+            call_id=self.text(
+                "call_id",
+                field(self.slo, "litellm_call_id"),
+                field(self.kwargs, "litellm_call_id"),
+                field(self.slo, "id"),
+            ),
+            operation=self.operation(),
+            status=status,
+            provider=self.text(
+                "provider",
+                field(self.slo, "custom_llm_provider"),
+                field(self.params, "custom_llm_provider"),
+                field(self.kwargs, "custom_llm_provider"),
+            ),
+            requested_model=self.text(
+                "requested_model",
+                field(self.slo, "model_group"),
+                *self.meta("model_group"),
+                field(self.kwargs, "model"),
+            ),
+            model=self.text("model", field(self.slo, "model"), field(self.kwargs, "model")),
+            deployment_id=self.text(
+                "deployment_id",
+                field(self.slo, "model_id"),
+                field(self.hidden, "model_id"),
+                field(field(self.params, "model_info"), "id"),
+            ),
+            api_base=self.api_base(),
+            principal=principal,
+            tokens=self.tokens(),
+            cost_usd=cost,
+            started_at=self.time(
+                "started_at",
+                field(self.slo, "startTime"),
+                start_time,
+                field(self.kwargs, "start_time"),
+            ),
+            ended_at=self.time(
+                "ended_at", field(self.slo, "endTime"), end_time, field(self.kwargs, "end_time")
+            ),
+            first_token_at=self.time(
+                "first_token_at",
+                field(self.slo, "completionStartTime"),
+                field(self.kwargs, "completion_start_time"),
+            ),
+            upstream_started_at=self.time(
+                "upstream_started_at", field(self.kwargs, "api_call_start_time")
+            ),
+            stream=stream is True,
+            cache_hit=pick(
+                as_bool,
+                "cache_hit",
+                self.problems,
+                field(self.slo, "cache_hit"),
+                field(self.kwargs, "cache_hit"),
+            ),
+            error=self.error() if status is Status.FAILURE else None,
+            ratelimit_remaining_requests=self.ratelimit("requests"),
+            ratelimit_remaining_tokens=self.ratelimit("tokens"),
+            extra_labels=self.extra_labels(),
+        )
+        budgets = self.budgets(principal, cost)
+        return CallEvent(call=call, budgets=budgets, problems=tuple(self.problems))
+
+    def time(self, name: str, *values: object) -> float | None:
+        return pick(as_time, name, self.problems, *values)
+
+    def status(self) -> Status:
+        if self.failed is not None:
+            if isinstance(self.failed, bool):
+                return Status.FAILURE if self.failed else Status.SUCCESS
+            self.problems.append(Problem(field="failed", message="not a bool; ignored"))
+        slo_status = field(self.slo, "status")
+        if isinstance(slo_status, str) and slo_status in ("success", "failure"):
+            return Status(slo_status)
+        return Status.SUCCESS if field(self.kwargs, "exception") is None else Status.FAILURE
+
+    def operation(self) -> Operation:
+        call_type = self.text(
+            "operation", field(self.slo, "call_type"), field(self.kwargs, "call_type")
+        )
+        if call_type is None:
+            return Operation.OTHER
+        return _OPERATIONS.get(call_type, Operation.OTHER)
+
+    def api_base(self) -> str | None:
+        url = self.text(
+            "api_base",
+            field(self.hidden, "api_base"),
+            field(self.slo, "api_base"),
+            field(self.params, "api_base"),
+        )
+        if url is None:
+            return None
+        result = origin(url)
+        if result is None:
+            self.problems.append(
+                Problem(field="api_base", message="not a URL with a host; ignored")
+            )
+        return result
+
+    def principal(self) -> Principal:
+        proxy_body = field(field(self.params, "proxy_server_request"), "body")
+        meta = self.meta
+        return Principal(
+            api_key=pick(
+                _fingerprint, "api_key", self.problems,
+                *meta("user_api_key_hash"), *meta("user_api_key"),
+            ),
+            api_key_alias=self.text("api_key_alias", *meta("user_api_key_alias")),
+            team_id=self.text("team_id", *meta("user_api_key_team_id"), *meta("team_id")),
+            team_alias=self.text(
+                "team_alias", *meta("user_api_key_team_alias"), *meta("team_alias")
+            ),
+            user_id=self.text("user_id", *meta("user_api_key_user_id")),
+            user_email=self.text("user_email", *meta("user_api_key_user_email")),
+            org_id=self.text("org_id", *meta("user_api_key_org_id")),
+            org_alias=self.text("org_alias", *meta("user_api_key_org_alias")),
+            end_user=self.text(
+                "end_user",
+                *meta("user_api_key_end_user_id"),
+                field(self.slo, "end_user"),
+                field(proxy_body, "user"),
+            ),
+        )  # fmt: skip
+
+    def count(self, name: str, *candidates: object) -> int | None:
+        return pick(as_int, name, self.problems, *candidates)
+
+    def tokens(self) -> TokenUsage:
+        usage = field(self.response_obj, "usage")
+        details = first(field(self.slo_meta, "usage_object"), field(self.hidden, "usage_object"))
+        input_tokens = self.count(
+            "tokens.input",
+            field(self.slo, "prompt_tokens"),
+            field(details, "prompt_tokens"),
+            field(usage, "prompt_tokens"),
+            field(usage, "input_tokens"),
+        )
+        output_tokens = self.count(
+            "tokens.output",
+            field(self.slo, "completion_tokens"),
+            field(details, "completion_tokens"),
+            field(usage, "completion_tokens"),
+            field(usage, "output_tokens"),
+        )
+        cached = self.count(
+            "tokens.cached_input",
+            field(field(details, "prompt_tokens_details"), "cached_tokens"),
+            field(field(usage, "prompt_tokens_details"), "cached_tokens"),
+        )
+        reasoning = self.count(
+            "tokens.reasoning",
+            field(field(details, "completion_tokens_details"), "reasoning_tokens"),
+            field(field(usage, "completion_tokens_details"), "reasoning_tokens"),
+        )
+        inp, out = input_tokens or 0, output_tokens or 0
+        if cached is not None and cached > inp:
+            self.problems.append(
+                Problem(field="tokens.cached_input", message="more than input; capped")
+            )
+            cached = inp
+        if reasoning is not None and reasoning > out:
+            self.problems.append(
+                Problem(field="tokens.reasoning", message="more than output; capped")
+            )
+            reasoning = out
+        return TokenUsage(input=inp, output=out, cached_input=cached or 0, reasoning=reasoning or 0)
+
+    def cost(self) -> Decimal | None:
+        cost = pick(
+            as_money,
+            "cost_usd",
+            self.problems,
+            field(self.slo, "response_cost"),
+            field(self.kwargs, "response_cost"),
+        )
+        # LiteLLM logs 0 with debug info when it could not price a call: unknown, not free.
+        if cost == 0 and field(self.slo, "response_cost_failure_debug_info") is not None:
+            return None
+        return cost
+
+    def error(self) -> ErrorInfo:
+        exception = field(self.kwargs, "exception")
+        info = field(self.slo, "error_information")
+        if isinstance(exception, BaseException):
+            name: object = type(exception).__name__
+        else:
+            name = field(exception, "type")
+        name = first(name, field(info, "error_class"))
+        exception_type = None
+        if isinstance(name, str) and _EXCEPTION_NAME.fullmatch(name):
+            exception_type = name
+        elif name is not None:
+            self.problems.append(
+                Problem(field="error.exception_type", message="not a class name; ignored")
+            )
+        code = self.count(
+            "error.status_code",
+            field(exception, "status_code"),
+            _digits(field(exception, "code")),  # ProxyException: "401"; OpenAI: an error code
+            field(info, "error_code"),
+        )
+        if code is not None and not 100 <= code <= 999:
+            self.problems.append(
+                Problem(field="error.status_code", message="not an HTTP status; ignored")
+            )
+            code = None
+        return ErrorInfo(
+            category=classify(exception_type, code), status_code=code, exception_type=exception_type
+        )
+
+    def ratelimit(self, kind: str) -> int | None:
+        headers = field(self.hidden, "additional_headers")
+        return self.count(
+            f"ratelimit_remaining_{kind}",
+            field(headers, f"x_ratelimit_remaining_{kind}"),
+            field(headers, f"x-ratelimit-remaining-{kind}"),
+            field(headers, f"llm_provider-x-ratelimit-remaining-{kind}"),
+        )
+
+    def extra_labels(self) -> tuple[tuple[str, str], ...]:
+        labels = []
+        for name, path in self.custom_labels:
+            value = _at_path(self.legacy_meta, path)
+            if value is None:
+                value = _at_path(self.slo_meta, path)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                labels.append((name, "true" if value else "false"))
+            elif isinstance(value, str | int | float | Decimal):
+                labels.append((name, str(value)))
+            else:
+                self.problems.append(
+                    Problem(field=f"labels.{name}", message="not a scalar; ignored")
+                )
+        return tuple(labels)
+
+    def budgets(self, principal: Principal, cost: Decimal | None) -> tuple[BudgetSnapshot, ...]:
+        subjects = {
+            BudgetScope.API_KEY: (principal.api_key, principal.api_key_alias),
+            BudgetScope.TEAM: (principal.team_id, principal.team_alias),
+            BudgetScope.USER: (principal.user_id, None),
+            BudgetScope.ORG: (principal.org_id, principal.org_alias),
+            BudgetScope.END_USER: (principal.end_user, None),
+        }
+        snapshots = []
+        for scope, limit_key, spend_key, reset_key in _BUDGET_KEYS:
+            subject, alias = subjects[scope]
+            if subject is None:
+                continue
+            where = f"budget.{scope.value}"
+            spend = pick(as_money, f"{where}.spend", self.problems, *self.meta(spend_key))
+            if spend is None:  # without spend there is nothing true to report
+                continue
+            snapshots.append(
+                BudgetSnapshot(
+                    scope=scope,
+                    subject=subject,
+                    alias=alias,
+                    limit_usd=pick(
+                        as_money, f"{where}.limit", self.problems, *self.meta(limit_key)
+                    ),
+                    spend_usd=spend_after_call(spend, cost),
+                    reset_at=pick(
+                        as_time, f"{where}.reset_at", self.problems, *self.meta(reset_key)
+                    ),
+                )
+            )
+        return tuple(snapshots)
+
+
+def _fingerprint(value: object, _name: str, _problems: Problems) -> str | None:
+    return fingerprint(value)  # never a problem: its message could only repeat the key
+
+
+def _digits(value: object) -> object:
+    return value if isinstance(value, str) and value.isdigit() else None
+
+
+def _at_path(container: object, path: str) -> object:
+    value = container
+    for part in path.split("."):
+        value = field(value, part)
+        if value is None:
+            return None
+    return value

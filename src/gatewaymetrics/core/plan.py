@@ -1,0 +1,123 @@
+"""The label plan: each catalog metric bound to its final label names, and the fast
+path from a record to the label values of every metric.
+
+Built once per pipeline from :class:`~gatewaymetrics.core.settings.Settings`; at event
+time it renders each call label once and picks every metric's values by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from operator import itemgetter
+
+import attrs
+
+from gatewaymetrics.core.catalog import Catalog, build_catalog
+from gatewaymetrics.core.labels import CALL_LABELS, render_value
+from gatewaymetrics.core.records import CallRecord
+from gatewaymetrics.core.samples import Metric
+from gatewaymetrics.core.settings import Settings
+
+__all__ = ["Plan"]
+
+_Picker = Callable[[tuple[str, ...]], tuple[str, ...]]
+
+
+def _picker(positions: tuple[int, ...]) -> _Picker:
+    if not positions:
+        return lambda _: ()
+    if len(positions) == 1:
+        (only,) = positions
+        return lambda values: (values[only],)
+    getter = itemgetter(*positions)
+    return getter
+
+
+def _api_key_alias_or_fingerprint(call: CallRecord) -> str | None:
+    return call.principal.api_key_alias or call.principal.api_key
+
+
+def _extra(name: str) -> Callable[[CallRecord], str | None]:
+    def read(call: CallRecord) -> str | None:
+        for label, value in call.extra_labels:
+            if label == name:
+                return value
+        return None
+
+    return read
+
+
+@attrs.frozen(eq=False)
+class Plan:
+    """Metrics bound to settings, and how to compute their label values."""
+
+    catalog: Catalog
+    metrics: Mapping[str, Metric]
+    call_label_names: tuple[str, ...]
+    max_value_length: int
+    _extractors: tuple[Callable[[CallRecord], str | None], ...]
+    _pickers: Mapping[str, _Picker]
+
+    @classmethod
+    def build(cls, settings: Settings) -> Plan:
+        catalog = build_catalog(
+            prefix=settings.prefix,
+            naming=settings.naming,
+            duration_buckets=settings.duration_buckets,
+        )
+        label_settings = settings.labels
+        custom = tuple(name for name, _ in label_settings.custom)
+        include = dict(label_settings.include)
+        exclude = dict(label_settings.exclude)
+        base = (*label_settings.call_labels, *custom)
+        union = tuple(dict.fromkeys(base + tuple(n for names in include.values() for n in names)))
+
+        extractors = []
+        for name in union:
+            if name in custom:
+                extractors.append(_extra(name))
+            elif name == "api_key" and label_settings.api_key == "alias":
+                extractors.append(_api_key_alias_or_fingerprint)
+            else:
+                extractors.append(CALL_LABELS[name])
+
+        metrics: dict[str, Metric] = {}
+        pickers: dict[str, _Picker] = {}
+        for spec in catalog:
+            dropped = set(exclude.get(spec.key, ()))
+            call_part = (
+                tuple(dict.fromkeys(base + include.get(spec.key, ()))) if spec.identity else ()
+            )
+            call_part = tuple(n for n in call_part if n not in dropped)
+            own_part = tuple(n for n in spec.labels if n not in dropped)
+            # Own values follow the call values for identity metrics, stand alone otherwise.
+            offset = len(union) if spec.identity else 0
+            positions = tuple(union.index(n) for n in call_part) + tuple(
+                offset + spec.labels.index(n) for n in own_part
+            )
+            metrics[spec.key] = Metric(spec=spec, label_names=call_part + own_part)
+            pickers[spec.key] = _picker(positions)
+        return cls(
+            catalog=catalog,
+            metrics=metrics,
+            call_label_names=union,
+            max_value_length=label_settings.max_value_length,
+            extractors=tuple(extractors),
+            pickers=pickers,
+        )
+
+    def call_values(self, call: CallRecord) -> tuple[str, ...]:
+        """Every call label of this plan rendered once, in ``call_label_names`` order."""
+        cap = self.max_value_length
+        return tuple(render_value(read(call), cap) for read in self._extractors)
+
+    def labels(
+        self, key: str, call_values: tuple[str, ...], own: tuple[str, ...] = ()
+    ) -> tuple[str, ...]:
+        """The label values of metric ``key``: its call labels, then its own labels
+        (``own`` aligned with the catalog's ``labels`` for that metric), all rendered.
+        Pass ``call_values`` for metrics with ``identity`` and ``()`` for the others."""
+        if own:
+            cap = self.max_value_length
+            own = tuple(render_value(value, cap) for value in own)
+        return self._pickers[key](call_values + own)

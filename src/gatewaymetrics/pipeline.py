@@ -1,0 +1,196 @@
+"""The imperative shell: parse, guard cardinality, keep budgets monotonic, fan out.
+
+Nothing raised by parsing, measuring or a backend ever reaches the gateway: it is
+caught, counted in a self-observation metric and logged by exception type only (an
+exception's message can quote a payload). Safe to call from many threads at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from gatewaymetrics.core.catalog import MetricKind
+from gatewaymetrics.core.labels import OTHER
+from gatewaymetrics.core.litellm_payload import parse_litellm
+from gatewaymetrics.core.measure import measure_budget, measure_call, measure_problems, self_sample
+from gatewaymetrics.core.plan import Plan
+from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallEvent
+from gatewaymetrics.core.samples import Metric, Sample
+from gatewaymetrics.core.settings import Settings
+from gatewaymetrics.protocols import Backend
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("gatewaymetrics")
+
+
+class Pipeline:
+    """Records events into every backend.
+
+    ``backends`` are declared the metrics at once (configuration errors raise here, as
+    :class:`~gatewaymetrics.errors.GatewayMetricsError`); after that, ``record*``
+    never raises.
+    """
+
+    def __init__(self, backends: Iterable[Backend], settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.plan = Plan.build(self.settings)
+        self.backends: tuple[Backend, ...] = tuple(backends)
+        self._cap = self.settings.series_cap
+        self._custom_labels = self.settings.labels.custom
+        self._lock = threading.Lock()  # guards _seen and _budgets
+        self._budget_lock = threading.Lock()  # orders events that move budget gauges
+        self._seen: dict[Metric, set[tuple[str, ...]]] = {}
+        self._budgets: dict[tuple[BudgetScope, str], BudgetSnapshot] = {}
+        self._closed = False
+        metrics = tuple(self.plan.metrics.values())
+        self._self_metrics = frozenset(m for m in metrics if m.name.startswith("gatewaymetrics_"))
+        self._budget_overflow = self_sample(
+            self.plan, "series_overflow", self.plan.metrics["budget_spend"].name
+        )
+        for backend in self.backends:
+            backend.declare(metrics)
+
+    # -- recording ----------------------------------------------------------------------
+
+    def record_litellm(
+        self,
+        kwargs: object,
+        response_obj: object = None,
+        start_time: object = None,
+        end_time: object = None,
+        *,
+        failed: bool | None = None,
+    ) -> None:
+        """Parse one LiteLLM callback payload and record it. Never raises."""
+        try:
+            event = parse_litellm(
+                kwargs,
+                response_obj,
+                start_time,
+                end_time,
+                failed=failed,
+                custom_labels=self._custom_labels,
+            )
+        except Exception as exc:  # parse_litellm is total; this is a last line of defence
+            self._drop("internal_error", exc)
+            return
+        self.record(event)
+
+    def record(self, event: CallEvent) -> None:
+        """Record one event in every backend. Never raises."""
+        try:
+            if self._closed:
+                self._drop("closed", None)
+                return
+            samples = measure_call(event.call, self.plan)
+            samples += measure_problems(event.problems, self.plan)
+            if event.budgets:
+                # Check-and-apply is atomic, or a late event could win the race.
+                with self._budget_lock:
+                    samples += self._budget_samples(event.budgets)
+                    self._fan_out(self._guard(samples))
+            else:
+                self._fan_out(self._guard(samples))
+        except Exception as exc:  # nothing may reach the gateway
+            self._drop("internal_error", exc)
+
+    def close(self) -> None:
+        """Close every backend (errors are logged, not raised). Later events are dropped."""
+        self._closed = True
+        for backend in self.backends:
+            try:
+                backend.close()
+            except Exception as exc:
+                log.warning(
+                    "gatewaymetrics: closing backend %s failed: %s",
+                    backend.name,
+                    type(exc).__name__,
+                )
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def _budget_samples(self, budgets: Iterable[BudgetSnapshot]) -> list[Sample]:
+        """Samples of the snapshots that supersede the last one seen for their subject;
+        those become the last seen. Subjects beyond the series cap are not tracked."""
+        out: list[Sample] = []
+        for snapshot in budgets:
+            subject = (snapshot.scope, snapshot.subject)
+            with self._lock:
+                last = self._budgets.get(subject)
+                if last is None and len(self._budgets) >= self._cap:
+                    out.append(self._budget_overflow)
+                    continue
+                if last is not None and not snapshot.supersedes(last):
+                    continue
+                self._budgets[subject] = snapshot
+            out += measure_budget(snapshot, self.plan)
+        return out
+
+    def _guard(self, samples: list[Sample]) -> list[Sample]:
+        """Apply the per-metric series cap: a new label set beyond the cap folds into
+        the ``_other`` series (counters, histograms) or is dropped (gauges)."""
+        out: list[Sample] = []
+        overflow: list[Sample] = []
+        for sample in samples:
+            metric, labels, _ = sample
+            seen = self._seen.get(metric)
+            if seen is not None and labels in seen:
+                out.append(sample)
+                continue
+            if metric in self._self_metrics or sample.value is None:
+                out.append(sample)  # self-metrics are bounded; removals add no series
+                continue
+            with self._lock:
+                seen = self._seen.setdefault(metric, set())
+                if labels in seen or len(seen) < self._cap:
+                    seen.add(labels)
+                    out.append(sample)
+                    continue
+            overflow.append(self_sample(self.plan, "series_overflow", metric.name))
+            if metric.kind is not MetricKind.GAUGE:
+                out.append(sample._replace(labels=(OTHER,) * len(labels)))
+        return out + overflow
+
+    def _fan_out(self, samples: list[Sample]) -> None:
+        failed = []
+        for backend in self.backends:
+            try:
+                backend.apply(samples)
+            except Exception as exc:  # one failing backend never stops the others
+                failed.append(backend)
+                log.warning(
+                    "gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__
+                )
+        for backend in failed:
+            error = [self_sample(self.plan, "backend_errors", backend.name)]
+            for other in self.backends:
+                with contextlib.suppress(Exception):  # logged above; the count is best effort
+                    other.apply(error)
+
+    def _drop(self, reason: str, exc: BaseException | None) -> None:
+        try:
+            if exc is not None:
+                log.error("gatewaymetrics: event dropped (%s): %s", reason, type(exc).__name__)
+            sample = [self_sample(self.plan, "events_dropped", reason)]
+            for backend in self.backends:
+                with contextlib.suppress(Exception):  # nothing more can be done
+                    backend.apply(sample)
+        except Exception:  # logging itself can fail (closed streams at shutdown)
+            pass
+
+    # -- introspection --------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        names = ", ".join(b.name for b in self.backends)
+        return f"Pipeline(backends=[{names}], prefix={self.settings.prefix!r})"
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()

@@ -1,0 +1,37 @@
+"""The project's plug-in surfaces and type aliases, in one place.
+
+A backend is anything with this shape; the pipeline owns it after construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from gatewaymetrics.core.samples import Metric, Number, Sample
+
+__all__ = ["Backend", "Metric", "Number", "Sample"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A sink for samples: Prometheus, StatsD, memory, or your own.
+
+    - ``name`` labels this backend in ``gatewaymetrics_backend_errors_total``.
+    - ``declare(metrics)`` is called once, when a pipeline is built, with every metric
+      and its final label names. It may raise
+      :class:`~gatewaymetrics.errors.GatewayMetricsError` (configuration time).
+    - ``apply(samples)`` records one event's samples: add to a counter, set a gauge
+      (``value`` None removes that gauge series), observe a histogram. It is called
+      from many threads at once and must not block on the network. What it raises is
+      caught, counted and logged by the pipeline; it never reaches the gateway.
+    - ``close()`` flushes and releases resources; called once.
+    """
+
+    name: str
+
+    def declare(self, metrics: Sequence[Metric]) -> None: ...
+
+    def apply(self, samples: Sequence[Sample]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from gatewaymetrics import ErrorCategory as E
+from gatewaymetrics.core.error_taxonomy import classify
+
+
+@pytest.mark.parametrize(
+    ("exception_type", "status_code", "expected"),
+    [
+        ("RateLimitError", 429, E.RATE_LIMITED),
+        ("Timeout", 408, E.TIMEOUT),
+        ("AuthenticationError", 401, E.AUTH),
+        ("ContextWindowExceededError", 400, E.CONTEXT_WINDOW_EXCEEDED),  # class beats code
+        ("ContentPolicyViolationError", 400, E.CONTENT_FILTER),
+        ("BudgetExceededError", 400, E.BUDGET_EXCEEDED),
+        ("NotFoundError", 404, E.NOT_FOUND),
+        ("ServiceUnavailableError", 503, E.PROVIDER_ERROR),
+        ("APIConnectionError", 500, E.PROVIDER_ERROR),
+        ("CancelledError", None, E.CANCELLED),
+        ("ProxyException", 401, E.AUTH),  # unknown class: the code decides
+        ("ProxyException", 403, E.AUTH),
+        (None, 429, E.RATE_LIMITED),
+        (None, 504, E.TIMEOUT),
+        (None, 422, E.BAD_REQUEST),
+        (None, 502, E.PROVIDER_ERROR),
+        (None, 499, E.CANCELLED),
+        (None, 418, E.OTHER),
+        ("Exception", None, E.OTHER),
+        (None, None, E.OTHER),
+    ],
+)
+def test_classify(exception_type: str | None, status_code: int | None, expected: E) -> None:
+    assert classify(exception_type, status_code) is expected
