@@ -32,4 +32,4 @@ def require_module(name: str, how: str) -> ModuleType:
         message = f"{name} is not installed ({exc}); {how}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)

@@ -1,0 +1,86 @@
+"""Several worker processes write one multiprocess directory; the exposition sums
+counters exactly and shows one budget series per subject, even after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from gatewaymetrics.backends.prometheus import mark_process_dead
+from tests.promtools import exposition_values, promtool_check
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker(
+    directory: Path, events: int, first_spend: int, *, step: bool = False
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.mp_worker", str(events), str(first_spend)]
+        + (["--step"] if step else []),
+        cwd=ROOT, env=env, text=True,
+        stdin=subprocess.PIPE if step else subprocess.DEVNULL, stdout=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _aggregate(
+    directory: Path,
+) -> tuple[bytes, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))
+    body = generate_latest(registry)
+    return body, exposition_values(body.decode())
+
+
+def test_four_workers_sum_exactly_and_a_killed_one_keeps_its_counts(tmp_path: Path) -> None:
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    steady = [_worker(directory, 50, first, step=False) for first in (0, 100, 200)]
+    for process in steady:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0
+        assert out.splitlines()[-1] == "done 50"
+
+    victim = _worker(directory, 1000, 500, step=True)
+    assert victim.stdin is not None
+    assert victim.stdout is not None
+    for expected in range(1, 8):  # let it complete exactly 7 events, then kill it
+        victim.stdin.write("go\n")
+        victim.stdin.flush()
+        assert victim.stdout.readline().strip() == f"done {expected}"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    mark_process_dead(victim.pid, str(directory))
+
+    body, values = _aggregate(directory)
+    identity = (("api_key", ""), ("api_key_alias", ""), ("model", "m"), ("operation", "other"),
+                ("provider", "openai"), ("requested_model", "fast"), ("team", ""),
+                ("team_alias", ""), ("user", ""))  # fmt: skip
+    requests = (
+        "llm_requests_total",
+        tuple(sorted((*identity, ("error_type", ""), ("status", "success")))),
+    )
+    assert values[requests] == 157.0  # 3 x 50 + 7
+    assert (
+        values[("llm_tokens_total", tuple(sorted((*identity, ("token_type", "input")))))] == 1570.0
+    )
+    assert values[("llm_spend_usd_total", identity)] == 78.5
+    assert values[("llm_request_duration_seconds_count", identity)] == 157.0
+    budget = [key for key in values if key[0] == "llm_budget_spend_usd"]
+    assert budget == [
+        ("llm_budget_spend_usd", (("alias", "Team One"), ("scope", "team"), ("subject", "t1")))
+    ]
+    assert values[budget[0]] == 506.0  # the most recent write: the victim's 7th event
+    assert not any(name == "pid" for key in values for name, _ in key[1])
+    result = promtool_check(body)
+    assert (result.returncode, result.stderr) == (0, "")
