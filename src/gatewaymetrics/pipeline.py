@@ -42,8 +42,7 @@ class Pipeline:
         self.backends: tuple[Backend, ...] = tuple(backends)
         self._cap = self.settings.series_cap
         self._custom_labels = self.settings.labels.custom
-        self._lock = threading.Lock()  # guards _seen and _budgets
-        self._budget_lock = threading.Lock()  # orders events that move budget gauges
+        self._lock = threading.Lock()  # guards _seen and _budgets; never held during I/O
         self._seen: dict[Metric, set[tuple[str, ...]]] = {}
         self._budgets: dict[tuple[BudgetScope, str], BudgetSnapshot] = {}
         self._closed = False
@@ -88,14 +87,17 @@ class Pipeline:
                 self._drop("closed", None)
                 return
             samples = measure_call(event.call, self.plan)
-            samples += measure_problems(event.problems, self.plan)
+            if event.problems:
+                samples += measure_problems(event.problems, self.plan)
+            accepted: list[BudgetSnapshot] = []
             if event.budgets:
-                # Check-and-apply is atomic, or a late event could win the race.
-                with self._budget_lock:
-                    samples += self._budget_samples(event.budgets)
-                    self._fan_out(self._guard(samples))
-            else:
-                self._fan_out(self._guard(samples))
+                accepted, overflowed = self._accept_budgets(event.budgets)
+                samples += [self._budget_overflow] * overflowed
+            for snapshot in accepted:
+                samples += measure_budget(snapshot, self.plan)
+            self._fan_out(self._guard(samples))
+            for snapshot in accepted:
+                self._settle(snapshot)
         except Exception as exc:  # nothing may reach the gateway
             self._drop("internal_error", exc)
 
@@ -114,22 +116,38 @@ class Pipeline:
 
     # -- the steps ----------------------------------------------------------------------
 
-    def _budget_samples(self, budgets: Iterable[BudgetSnapshot]) -> list[Sample]:
-        """Samples of the snapshots that supersede the last one seen for their subject;
-        those become the last seen. Subjects beyond the series cap are not tracked."""
-        out: list[Sample] = []
-        for snapshot in budgets:
-            subject = (snapshot.scope, snapshot.subject)
-            with self._lock:
+    def _accept_budgets(
+        self, budgets: Iterable[BudgetSnapshot]
+    ) -> tuple[list[BudgetSnapshot], int]:
+        """The snapshots that supersede the last one seen for their subject (they become
+        the last seen), and how many were new subjects beyond the series cap."""
+        accepted, overflowed = [], 0
+        with self._lock:
+            for snapshot in budgets:
+                subject = (snapshot.scope, snapshot.subject)
                 last = self._budgets.get(subject)
                 if last is None and len(self._budgets) >= self._cap:
-                    out.append(self._budget_overflow)
+                    overflowed += 1
                     continue
                 if last is not None and not snapshot.supersedes(last):
                     continue
                 self._budgets[subject] = snapshot
-            out += measure_budget(snapshot, self.plan)
-        return out
+                accepted.append(snapshot)
+        return accepted, overflowed
+
+    def _settle(self, applied: BudgetSnapshot) -> None:
+        """After a budget's gauges were set, set them again if a newer snapshot for the
+        same subject was accepted meanwhile: its own event may have reached a backend
+        before this one did. Gauge sets are absolute, so repeating one is harmless; no
+        lock is held while backends run."""
+        subject = (applied.scope, applied.subject)
+        last = applied
+        while True:
+            current = self._budgets.get(subject)
+            if current is None or current is last:
+                return
+            self._fan_out(self._guard(measure_budget(current, self.plan)))
+            last = current
 
     def _guard(self, samples: list[Sample]) -> list[Sample]:
         """Apply the per-metric series cap: a new label set beyond the cap folds into

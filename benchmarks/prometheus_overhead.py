@@ -1,0 +1,203 @@
+"""Per-event cost of the Prometheus path, against LiteLLM's own logger and the floor.
+
+    LITELLM_LOCAL_MODEL_COST_MAP=True .venv/bin/python benchmarks/prometheus_overhead.py
+
+One process, one realistic payload (a LiteLLM 1.110.2 success event captured with
+proxy-style metadata: key, team, user, budgets; examples/litellm_payloads.jsonl), medians
+over several repetitions, in microseconds per event:
+
+  (a) gatewaymetrics: Pipeline.record_litellm into the Prometheus backend;
+  (b) LiteLLM's PrometheusLogger.async_log_success_event on the same kwargs (needs the
+      LiteLLM proxy's dependencies, prisma included; otherwise its lazy imports fail
+      on every event and its figure is inflated, so the script says so);
+  (c) the floor: the very same series updates (the samples (a) makes) applied directly
+      to pre-resolved prometheus_client children.
+
+Prints (b)/(a) (target >= 100) and (a)/(c) (target <= 2), then the scrape time and the
+resident memory of 10 000 active series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import gc
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from gatewaymetrics import Metric, Pipeline, Sample, Settings
+from gatewaymetrics.backends.prometheus import PrometheusBackend
+
+PAYLOADS = Path(__file__).resolve().parent.parent / "examples" / "litellm_payloads.jsonl"
+REPEATS = 7
+
+
+def median_us(run: Callable[[], object], events: int) -> float:
+    timings = []
+    for _ in range(REPEATS):
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(events):
+            run()
+        timings.append((time.perf_counter() - start) / events * 1e6)
+    return statistics.median(timings)
+
+
+class Recorder:
+    """A backend that keeps the samples of the last event (to build the floor)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+
+    def declare(self, metrics: Sequence[Metric]) -> None:
+        pass
+
+    def apply(self, samples: Sequence[Sample]) -> None:
+        self.samples = list(samples)
+
+    def close(self) -> None:
+        pass
+
+
+def load_payload() -> tuple[dict[str, Any], Any, dt.datetime, dt.datetime]:
+    lines = [json.loads(line) for line in PAYLOADS.read_text(encoding="utf-8").splitlines()]
+    payload = next(p for p in lines if p["scenario"] == "proxy_metadata")
+    start = dt.datetime.fromisoformat(payload["start_time"])
+    end = dt.datetime.fromisoformat(payload["end_time"])
+    return payload["kwargs"], payload["response_obj"], start, end
+
+
+def floor_updates(kwargs: dict[str, Any], response: Any) -> list[Callable[[], None]]:
+    """The exact updates (a) makes, on children resolved once, values converted once."""
+    recorder = Recorder()
+    Pipeline([recorder]).record_litellm(kwargs, response, failed=False)
+    backend = PrometheusBackend(registry=CollectorRegistry())
+    backend.declare(list(dict.fromkeys(sample.metric for sample in recorder.samples)))
+    updates = []
+    for metric, labels, value in recorder.samples:
+        assert value is not None
+        update = backend._resolve(metric, labels)  # the pre-resolved child's method
+        amount = float(value)
+        updates.append(lambda update=update, amount=amount: update(amount))
+    return updates
+
+
+def litellm_logger() -> tuple[Callable[[], object] | None, str]:
+    """LiteLLM's own Prometheus logger, or None and why not."""
+    try:
+        from litellm.integrations.prometheus import PrometheusLogger
+    except Exception as exc:  # report, do not crash the benchmark
+        return None, f"cannot import LiteLLM's PrometheusLogger: {type(exc).__name__}: {exc}"
+    failures: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING or "rror" in record.getMessage():
+                failures.append(record.getMessage()[:160])
+
+    for name in ("LiteLLM", "LiteLLM Proxy", "LiteLLM Router"):
+        logging.getLogger(name).addHandler(Catch())
+    try:
+        logger = PrometheusLogger()
+    except Exception as exc:
+        return None, f"PrometheusLogger() failed: {type(exc).__name__}: {exc}"
+    kwargs, response, start, end = load_payload()
+    loop = asyncio.new_event_loop()
+
+    def run() -> object:
+        fresh = copy.copy(kwargs)  # the logger may annotate kwargs; keep ours pristine
+        return loop.run_until_complete(
+            logger.async_log_success_event(fresh, response, start, end)
+        )
+
+    run()
+    note = "" if not failures else f"; LiteLLM logged errors: {failures[0]}"
+    return run, note
+
+
+def series_cost(series: int = 10_000) -> tuple[float, float, int]:
+    """Scrape time (ms) and resident memory (MiB) of ``series`` active series."""
+    import resource
+
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    backend = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([backend], Settings(series_cap=series))
+    kwargs, response, _, _ = load_payload()
+    slo = kwargs["standard_logging_object"]
+    # Requests and spend counters only: one new label set per user.
+    for index in range(series // 2):
+        variant = copy.deepcopy(kwargs)
+        variant["standard_logging_object"] = dict(slo, metadata=dict(slo["metadata"]))
+        variant["standard_logging_object"]["metadata"]["user_api_key_user_id"] = f"user-{index}"
+        for key in list(variant["standard_logging_object"]["metadata"]):
+            if "budget" in key or key.endswith("_spend"):
+                variant["standard_logging_object"]["metadata"][key] = None
+        variant["litellm_params"] = {}
+        variant["standard_logging_object"]["completion_tokens"] = 0
+        variant["standard_logging_object"]["metadata"]["usage_object"] = None
+        variant["standard_logging_object"]["startTime"] = None
+        pipeline.record_litellm(variant, None, failed=False)
+    count = sum(
+        len(family.samples)
+        for family in backend.registry.collect()
+        if family.name in ("llm_requests", "llm_tokens", "llm_spend_usd")
+    )
+    start = time.perf_counter()
+    scrapes = 5
+    for _ in range(scrapes):
+        generate_latest(backend.registry)
+    scrape_ms = (time.perf_counter() - start) / scrapes * 1e3
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return scrape_ms, (after - before) / 1024, count
+
+
+def main(events: int = 2000) -> None:
+    kwargs, response, start, end = load_payload()
+    backend = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([backend])
+
+    def ours() -> None:
+        pipeline.record_litellm(kwargs, response, start, end, failed=False)
+
+    updates = floor_updates(kwargs, response)
+
+    def floor() -> None:
+        for update in updates:
+            update()
+
+    ours()
+    a = median_us(ours, events)
+    c = median_us(floor, events)
+    theirs, note = litellm_logger()
+    b = median_us(theirs, max(events // 10, 50)) if theirs is not None else None
+
+    print(f"payload: LiteLLM 1.110.2 proxy-style success event; {len(updates)} series updates")
+    print(f"medians of {REPEATS} repetitions of {events} events (LiteLLM's: a tenth as many)")
+    print(f"(a) gatewaymetrics record_litellm -> Prometheus  {a:9.1f} us/event")
+    if b is not None:
+        print(f"(b) LiteLLM PrometheusLogger                     {b:9.1f} us/event{note}")
+    else:
+        print(f"(b) LiteLLM PrometheusLogger                     unavailable ({note})")
+    print(f"(c) floor: the same updates on resolved children {c:9.1f} us/event")
+    if b is not None:
+        print(f"(b)/(a) = {b / a:6.1f}   (target >= 100)")
+    print(f"(a)/(c) = {a / c:6.2f}   (target <= 2)")
+    scrape_ms, rss_mib, count = series_cost()
+    print(f"10 000 active series ({count} samples): scrape {scrape_ms:.1f} ms, "
+          f"resident memory +{rss_mib:.1f} MiB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
