@@ -117,9 +117,7 @@ def litellm_logger() -> tuple[Callable[[], object] | None, str]:
 
     def run() -> object:
         fresh = copy.copy(kwargs)  # the logger may annotate kwargs; keep ours pristine
-        return loop.run_until_complete(
-            logger.async_log_success_event(fresh, response, start, end)
-        )
+        return loop.run_until_complete(logger.async_log_success_event(fresh, response, start, end))
 
     run()
     note = "" if not failures else f"; LiteLLM logged errors: {failures[0]}"
@@ -134,7 +132,7 @@ def series_cost(series: int = 10_000) -> tuple[float, float, int]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     backend = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([backend], Settings(series_cap=series))
-    kwargs, response, _, _ = load_payload()
+    kwargs, _, _, _ = load_payload()
     slo = kwargs["standard_logging_object"]
     # Requests and spend counters only: one new label set per user.
     for index in range(series // 2):

@@ -175,3 +175,29 @@ def test_many_threads_lose_nothing(events: list[CallEvent]) -> None:
     assert backend.exact_sum("llm_spend_usd_total") == sum(known, Decimal(0))
     assert backend.exact_sum("llm_tokens_total") == sum(e.call.tokens.total for e in events)
     assert backend.sum("gatewaymetrics_events_dropped_total") == 0.0
+
+
+class Interleaving(MemoryBackend):
+    """While the first budget event is being applied, a newer one overtakes it: the
+    race two gateway threads can run into, made deterministic."""
+
+    def __init__(self, pipeline_box: list[Pipeline], newer: CallEvent) -> None:
+        super().__init__()
+        self.box = pipeline_box
+        self.newer: CallEvent | None = newer
+
+    def apply(self, samples: Sequence[Sample]) -> None:
+        newer, self.newer = self.newer, None
+        if newer is not None and any(s.metric.key == "budget_spend" for s in samples):
+            self.box[0].record(newer)  # the newer event reaches the backend first
+        super().apply(samples)
+
+
+def test_an_overtaken_budget_event_is_settled_to_the_newest() -> None:
+    box: list[Pipeline] = []
+    backend = Interleaving(box, _budget_event("5"))
+    box.append(Pipeline([backend], ONLY_MODEL))
+    box[0].record(_budget_event("3"))
+    labels = {"scope": "api_key", "subject": "k", "alias": "ci"}
+    assert backend.exact("llm_budget_spend_usd", **labels) == Decimal("5")
+    assert backend.exact("llm_budget_remaining_usd", **labels) == Decimal("5")
