@@ -4,10 +4,25 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gatewaymetrics.core.coerce import as_bool, as_int, as_money, as_str, as_time, field, first
+from gatewaymetrics.core.coerce import (
+    as_bool,
+    as_int,
+    as_money,
+    as_str,
+    as_time,
+    field,
+    first,
+    pick,
+    pick_int,
+    pick_money,
+    pick_str,
+    pick_time,
+)
 from gatewaymetrics.core.records import Problem
-from tests.strategies import Odd
+from tests.strategies import Odd, odd_scalars
 
 
 @pytest.mark.parametrize(
@@ -101,3 +116,16 @@ def test_first_skips_none_and_empty_strings_but_not_zero() -> None:
     assert first(None, "", 0, 5) == 0
     assert first(None, "") is None
     assert first(Odd(1)) is not None  # hostile __eq__ is never called
+
+
+@given(st.lists(odd_scalars, max_size=4))
+def test_fast_pickers_agree_with_the_full_converters(candidates: list[object]) -> None:
+    for fast, full in [
+        (pick_str, as_str), (pick_int, as_int), (pick_time, as_time), (pick_money, as_money),
+    ]:  # fmt: skip
+        fast_problems: list[Problem] = []
+        full_problems: list[Problem] = []
+        fast_result = fast("f", fast_problems, *candidates)
+        full_result = pick(full, "f", full_problems, *candidates)  # type: ignore[arg-type]
+        assert repr(fast_result) == repr(full_result)
+        assert fast_problems == full_problems

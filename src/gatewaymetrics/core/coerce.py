@@ -11,11 +11,13 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from types import MappingProxyType
+from typing import Protocol, TypeVar, cast
 
 from gatewaymetrics.core.records import Problem
 
 __all__ = [
+    "Getter",
     "Problems",
     "as_bool",
     "as_int",
@@ -25,6 +27,11 @@ __all__ = [
     "field",
     "first",
     "pick",
+    "pick_int",
+    "pick_money",
+    "pick_str",
+    "pick_time",
+    "view",
 ]
 
 Problems = list[Problem]
@@ -56,6 +63,54 @@ def field(container: object, key: str) -> object:
         return None
 
 
+class Getter(Protocol):
+    """Anything read by key without raising: a plain dict, or a view of another object."""
+
+    def get(self, key: str, /) -> object: ...
+
+
+class _MappingView:
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Mapping[object, object]) -> None:
+        self._mapping = mapping
+
+    def get(self, key: str, /) -> object:
+        try:
+            return self._mapping.get(key)
+        except Exception:  # a hostile mapping must not break parsing
+            return None
+
+
+class _AttributeView:
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: object) -> None:
+        self._obj = obj
+
+    def get(self, key: str, /) -> object:
+        try:
+            return getattr(self._obj, key, None)
+        except Exception:  # a hostile __getattr__ or property must not break parsing
+            return None
+
+
+_EMPTY: Getter = cast("Getter", MappingProxyType({}))
+
+
+def view(container: object) -> Getter:
+    """``container`` readable with ``.get(key)``: a plain dict as it is (the fast,
+    common case), another mapping or an object (``response_obj.usage``) behind a view
+    that never raises, anything else as empty."""
+    if type(container) is dict:
+        return cast("Getter", container)
+    if container is None or isinstance(container, _PRIMITIVES):
+        return _EMPTY
+    if isinstance(container, Mapping):
+        return _MappingView(container)
+    return _AttributeView(container)
+
+
 def first(*values: object) -> object:
     """The first value that is neither None nor the empty string."""
     for value in values:
@@ -78,6 +133,61 @@ def pick(
         value = convert(candidate, name, problems)
         if value is not None:
             return value
+    return None
+
+
+# Fast paths: the value LiteLLM normally sends is checked inline; anything else goes
+# through the full converter (which reports problems). Same results as pick(as_x, ...).
+
+
+def pick_str(name: str, problems: Problems, *candidates: object) -> str | None:
+    for value in candidates:
+        if type(value) is str:
+            if not value:
+                continue
+            if len(value) <= _MAX_STR:
+                return value
+        elif value is None:
+            continue
+        result = as_str(value, name, problems)
+        if result is not None:
+            return result
+    return None
+
+
+def pick_int(name: str, problems: Problems, *candidates: object) -> int | None:
+    for value in candidates:
+        if type(value) is int and value >= 0:
+            return value
+        if value is None:
+            continue
+        result = as_int(value, name, problems)
+        if result is not None:
+            return result
+    return None
+
+
+def pick_time(name: str, problems: Problems, *candidates: object) -> float | None:
+    for value in candidates:
+        if type(value) is float and 0.0 <= value < math.inf:
+            return value
+        if value is None:
+            continue
+        result = as_time(value, name, problems)
+        if result is not None:
+            return result
+    return None
+
+
+def pick_money(name: str, problems: Problems, *candidates: object) -> Decimal | None:
+    for value in candidates:
+        if type(value) is float and 0.0 <= value < math.inf:
+            return Decimal(repr(value))
+        if value is None:
+            continue
+        result = as_money(value, name, problems)
+        if result is not None:
+            return result
     return None
 
 

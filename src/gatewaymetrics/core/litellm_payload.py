@@ -16,15 +16,16 @@ from decimal import Decimal
 
 from gatewaymetrics.core.budget import spend_after_call
 from gatewaymetrics.core.coerce import (
+    Getter,
     Problems,
     as_bool,
-    as_int,
-    as_money,
-    as_str,
-    as_time,
-    field,
     first,
     pick,
+    pick_int,
+    pick_money,
+    pick_str,
+    pick_time,
+    view,
 )
 from gatewaymetrics.core.error_taxonomy import classify
 from gatewaymetrics.core.records import (
@@ -151,19 +152,20 @@ class _Parser:
         self.response_obj = response_obj
         self.failed = failed
         self.custom_labels = custom_labels
-        self.slo = field(kwargs, "standard_logging_object")
-        self.params = field(kwargs, "litellm_params")
-        self.legacy_meta = field(self.params, "metadata")
-        self.slo_meta = field(self.slo, "metadata")
-        self.hidden = field(self.slo, "hidden_params")
+        self.kw = view(kwargs)
+        self.slo = view(self.kw.get("standard_logging_object"))
+        self.params = view(self.kw.get("litellm_params"))
+        self.legacy_meta = view(self.params.get("metadata"))
+        self.slo_meta = view(self.slo.get("metadata"))
+        self.hidden = view(self.slo.get("hidden_params"))
 
     def meta(self, key: str) -> tuple[object, object]:
         """Where a metadata value can be: the standard logging object's metadata, then
         the legacy ``litellm_params.metadata``. Spread into :func:`pick`."""
-        return field(self.slo_meta, key), field(self.legacy_meta, key)
+        return self.slo_meta.get(key), self.legacy_meta.get(key)
 
     def text(self, name: str, *values: object) -> str | None:
-        return pick(as_str, name, self.problems, *values)
+        return pick_str(name, self.problems, *values)
 
     # -- the parts of a call ---------------------------------------------------------
 
@@ -175,36 +177,36 @@ class _Parser:
             as_bool,
             "stream",
             self.problems,
-            field(self.slo, "stream"),
-            field(self.kwargs, "stream"),
+            self.slo.get("stream"),
+            self.kw.get("stream"),
         )
         call = CallRecord(
             call_id=self.text(
                 "call_id",
-                field(self.slo, "litellm_call_id"),
-                field(self.kwargs, "litellm_call_id"),
-                field(self.slo, "id"),
+                self.slo.get("litellm_call_id"),
+                self.kw.get("litellm_call_id"),
+                self.slo.get("id"),
             ),
             operation=self.operation(),
             status=status,
             provider=self.text(
                 "provider",
-                field(self.slo, "custom_llm_provider"),
-                field(self.params, "custom_llm_provider"),
-                field(self.kwargs, "custom_llm_provider"),
+                self.slo.get("custom_llm_provider"),
+                self.params.get("custom_llm_provider"),
+                self.kw.get("custom_llm_provider"),
             ),
             requested_model=self.text(
                 "requested_model",
-                field(self.slo, "model_group"),
+                self.slo.get("model_group"),
                 *self.meta("model_group"),
-                field(self.kwargs, "model"),
+                self.kw.get("model"),
             ),
-            model=self.text("model", field(self.slo, "model"), field(self.kwargs, "model")),
+            model=self.text("model", self.slo.get("model"), self.kw.get("model")),
             deployment_id=self.text(
                 "deployment_id",
-                field(self.slo, "model_id"),
-                field(self.hidden, "model_id"),
-                field(field(self.params, "model_info"), "id"),
+                self.slo.get("model_id"),
+                self.hidden.get("model_id"),
+                view(self.params.get("model_info")).get("id"),
             ),
             api_base=self.api_base(),
             principal=principal,
@@ -212,28 +214,28 @@ class _Parser:
             cost_usd=cost,
             started_at=self.time(
                 "started_at",
-                field(self.slo, "startTime"),
+                self.slo.get("startTime"),
                 start_time,
-                field(self.kwargs, "start_time"),
+                self.kw.get("start_time"),
             ),
             ended_at=self.time(
-                "ended_at", field(self.slo, "endTime"), end_time, field(self.kwargs, "end_time")
+                "ended_at", self.slo.get("endTime"), end_time, self.kw.get("end_time")
             ),
             first_token_at=self.time(
                 "first_token_at",
-                field(self.slo, "completionStartTime"),
-                field(self.kwargs, "completion_start_time"),
+                self.slo.get("completionStartTime"),
+                self.kw.get("completion_start_time"),
             ),
             upstream_started_at=self.time(
-                "upstream_started_at", field(self.kwargs, "api_call_start_time")
+                "upstream_started_at", self.kw.get("api_call_start_time")
             ),
             stream=stream is True,
             cache_hit=pick(
                 as_bool,
                 "cache_hit",
                 self.problems,
-                field(self.slo, "cache_hit"),
-                field(self.kwargs, "cache_hit"),
+                self.slo.get("cache_hit"),
+                self.kw.get("cache_hit"),
             ),
             error=self.error() if status is Status.FAILURE else None,
             ratelimit_remaining_requests=self.ratelimit("requests"),
@@ -244,22 +246,20 @@ class _Parser:
         return CallEvent(call=call, budgets=budgets, problems=tuple(self.problems))
 
     def time(self, name: str, *values: object) -> float | None:
-        return pick(as_time, name, self.problems, *values)
+        return pick_time(name, self.problems, *values)
 
     def status(self) -> Status:
         if self.failed is not None:
             if isinstance(self.failed, bool):
                 return Status.FAILURE if self.failed else Status.SUCCESS
             self.problems.append(Problem(field="failed", message="not a bool; ignored"))
-        slo_status = field(self.slo, "status")
+        slo_status = self.slo.get("status")
         if isinstance(slo_status, str) and slo_status in ("success", "failure"):
             return Status(slo_status)
-        return Status.SUCCESS if field(self.kwargs, "exception") is None else Status.FAILURE
+        return Status.SUCCESS if self.kw.get("exception") is None else Status.FAILURE
 
     def operation(self) -> Operation:
-        call_type = self.text(
-            "operation", field(self.slo, "call_type"), field(self.kwargs, "call_type")
-        )
+        call_type = self.text("operation", self.slo.get("call_type"), self.kw.get("call_type"))
         if call_type is None:
             return Operation.OTHER
         return _OPERATIONS.get(call_type, Operation.OTHER)
@@ -267,9 +267,9 @@ class _Parser:
     def api_base(self) -> str | None:
         url = self.text(
             "api_base",
-            field(self.hidden, "api_base"),
-            field(self.slo, "api_base"),
-            field(self.params, "api_base"),
+            self.hidden.get("api_base"),
+            self.slo.get("api_base"),
+            self.params.get("api_base"),
         )
         if url is None:
             return None
@@ -281,7 +281,7 @@ class _Parser:
         return result
 
     def principal(self) -> Principal:
-        proxy_body = field(field(self.params, "proxy_server_request"), "body")
+        proxy_body = view(self.params.get("proxy_server_request")).get("body")
         meta = self.meta
         return Principal(
             api_key=pick(
@@ -300,40 +300,40 @@ class _Parser:
             end_user=self.text(
                 "end_user",
                 *meta("user_api_key_end_user_id"),
-                field(self.slo, "end_user"),
-                field(proxy_body, "user"),
+                self.slo.get("end_user"),
+                view(proxy_body).get("user"),
             ),
         )  # fmt: skip
 
     def count(self, name: str, *candidates: object) -> int | None:
-        return pick(as_int, name, self.problems, *candidates)
+        return pick_int(name, self.problems, *candidates)
 
     def tokens(self) -> TokenUsage:
-        usage = field(self.response_obj, "usage")
-        details = first(field(self.slo_meta, "usage_object"), field(self.hidden, "usage_object"))
+        usage = view(view(self.response_obj).get("usage"))
+        details = view(first(self.slo_meta.get("usage_object"), self.hidden.get("usage_object")))
         input_tokens = self.count(
             "tokens.input",
-            field(self.slo, "prompt_tokens"),
-            field(details, "prompt_tokens"),
-            field(usage, "prompt_tokens"),
-            field(usage, "input_tokens"),
+            self.slo.get("prompt_tokens"),
+            details.get("prompt_tokens"),
+            usage.get("prompt_tokens"),
+            usage.get("input_tokens"),
         )
         output_tokens = self.count(
             "tokens.output",
-            field(self.slo, "completion_tokens"),
-            field(details, "completion_tokens"),
-            field(usage, "completion_tokens"),
-            field(usage, "output_tokens"),
+            self.slo.get("completion_tokens"),
+            details.get("completion_tokens"),
+            usage.get("completion_tokens"),
+            usage.get("output_tokens"),
         )
         cached = self.count(
             "tokens.cached_input",
-            field(field(details, "prompt_tokens_details"), "cached_tokens"),
-            field(field(usage, "prompt_tokens_details"), "cached_tokens"),
+            view(details.get("prompt_tokens_details")).get("cached_tokens"),
+            view(usage.get("prompt_tokens_details")).get("cached_tokens"),
         )
         reasoning = self.count(
             "tokens.reasoning",
-            field(field(details, "completion_tokens_details"), "reasoning_tokens"),
-            field(field(usage, "completion_tokens_details"), "reasoning_tokens"),
+            view(details.get("completion_tokens_details")).get("reasoning_tokens"),
+            view(usage.get("completion_tokens_details")).get("reasoning_tokens"),
         )
         inp, out = input_tokens or 0, output_tokens or 0
         if cached is not None and cached > inp:
@@ -349,26 +349,25 @@ class _Parser:
         return TokenUsage(input=inp, output=out, cached_input=cached or 0, reasoning=reasoning or 0)
 
     def cost(self) -> Decimal | None:
-        cost = pick(
-            as_money,
+        cost = pick_money(
             "cost_usd",
             self.problems,
-            field(self.slo, "response_cost"),
-            field(self.kwargs, "response_cost"),
+            self.slo.get("response_cost"),
+            self.kw.get("response_cost"),
         )
         # LiteLLM logs 0 with debug info when it could not price a call: unknown, not free.
-        if cost == 0 and field(self.slo, "response_cost_failure_debug_info") is not None:
+        if cost == 0 and self.slo.get("response_cost_failure_debug_info") is not None:
             return None
         return cost
 
     def error(self) -> ErrorInfo:
-        exception = field(self.kwargs, "exception")
-        info = field(self.slo, "error_information")
+        exception = self.kw.get("exception")
+        info = self.slo.get("error_information")
         if isinstance(exception, BaseException):
             name: object = type(exception).__name__
         else:
-            name = field(exception, "type")
-        name = first(name, field(info, "error_class"))
+            name = view(exception).get("type")
+        name = first(name, view(info).get("error_class"))
         exception_type = None
         if isinstance(name, str) and _EXCEPTION_NAME.fullmatch(name):
             exception_type = name
@@ -378,9 +377,9 @@ class _Parser:
             )
         code = self.count(
             "error.status_code",
-            field(exception, "status_code"),
-            _digits(field(exception, "code")),  # ProxyException: "401"; OpenAI: an error code
-            field(info, "error_code"),
+            view(exception).get("status_code"),
+            _digits(view(exception).get("code")),  # ProxyException: "401"; OpenAI: an error code
+            view(info).get("error_code"),
         )
         if code is not None and not 100 <= code <= 999:
             self.problems.append(
@@ -392,12 +391,12 @@ class _Parser:
         )
 
     def ratelimit(self, kind: str) -> int | None:
-        headers = field(self.hidden, "additional_headers")
+        headers = self.hidden.get("additional_headers")
         return self.count(
             f"ratelimit_remaining_{kind}",
-            field(headers, f"x_ratelimit_remaining_{kind}"),
-            field(headers, f"x-ratelimit-remaining-{kind}"),
-            field(headers, f"llm_provider-x-ratelimit-remaining-{kind}"),
+            view(headers).get(f"x_ratelimit_remaining_{kind}"),
+            view(headers).get(f"x-ratelimit-remaining-{kind}"),
+            view(headers).get(f"llm_provider-x-ratelimit-remaining-{kind}"),
         )
 
     def extra_labels(self) -> tuple[tuple[str, str], ...]:
@@ -432,7 +431,7 @@ class _Parser:
             if subject is None:
                 continue
             where = f"budget.{scope.value}"
-            spend = pick(as_money, f"{where}.spend", self.problems, *self.meta(spend_key))
+            spend = pick_money(f"{where}.spend", self.problems, *self.meta(spend_key))
             if spend is None:  # without spend there is nothing true to report
                 continue
             snapshots.append(
@@ -440,13 +439,9 @@ class _Parser:
                     scope=scope,
                     subject=subject,
                     alias=alias,
-                    limit_usd=pick(
-                        as_money, f"{where}.limit", self.problems, *self.meta(limit_key)
-                    ),
+                    limit_usd=pick_money(f"{where}.limit", self.problems, *self.meta(limit_key)),
                     spend_usd=spend_after_call(spend, cost),
-                    reset_at=pick(
-                        as_time, f"{where}.reset_at", self.problems, *self.meta(reset_key)
-                    ),
+                    reset_at=pick_time(f"{where}.reset_at", self.problems, *self.meta(reset_key)),
                 )
             )
         return tuple(snapshots)
@@ -460,10 +455,11 @@ def _digits(value: object) -> object:
     return value if isinstance(value, str) and value.isdigit() else None
 
 
-def _at_path(container: object, path: str) -> object:
-    value = container
-    for part in path.split("."):
-        value = field(value, part)
+def _at_path(container: Getter, path: str) -> object:
+    head, *rest = path.split(".")
+    value = container.get(head)
+    for part in rest:
         if value is None:
             return None
+        value = view(value).get(part)
     return value

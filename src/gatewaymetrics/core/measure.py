@@ -54,7 +54,7 @@ def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
         ("ratelimit_remaining_tokens", call.ratelimit_remaining_tokens),
     ):
         if remaining is not None:
-            own = (call.provider or "", call.requested_model or "", call.model or "")
+            own = plan.render((call.provider, call.requested_model, call.model))
             out.append(Sample(metrics[key], labels(key, (), own), remaining))
     return out
 
@@ -62,7 +62,7 @@ def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
 def measure_budget(snapshot: BudgetSnapshot, plan: Plan) -> list[Sample]:
     """Limit, spend and remaining gauges; limit and remaining are removed (value None)
     for an unlimited budget, never set to infinity."""
-    own = (snapshot.scope.value, snapshot.subject, snapshot.alias or "")
+    own = plan.render((snapshot.scope.value, snapshot.subject, snapshot.alias))
     metrics = plan.metrics
     return [
         Sample(metrics[key], plan.labels(key, (), own), value)
@@ -81,4 +81,4 @@ def measure_problems(problems: Iterable[Problem], plan: Plan) -> list[Sample]:
 
 def self_sample(plan: Plan, key: str, label: str, value: int = 1) -> Sample:
     """A self-observation counter increment (one own label)."""
-    return Sample(plan.metrics[key], plan.labels(key, (), (label,)), value)
+    return Sample(plan.metrics[key], plan.labels(key, (), plan.render((label,))), value)

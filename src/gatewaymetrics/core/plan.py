@@ -111,13 +111,15 @@ class Plan:
         cap = self.max_value_length
         return tuple(render_value(read(call), cap) for read in self._extractors)
 
+    def render(self, values: tuple[str | None, ...]) -> tuple[str, ...]:
+        """Label values from untrusted text, rendered by the label rules."""
+        cap = self.max_value_length
+        return tuple([render_value(value, cap) for value in values])
+
     def labels(
         self, key: str, call_values: tuple[str, ...], own: tuple[str, ...] = ()
     ) -> tuple[str, ...]:
         """The label values of metric ``key``: its call labels, then its own labels
-        (``own`` aligned with the catalog's ``labels`` for that metric), all rendered.
+        (``own``: already rendered, aligned with the catalog's ``labels`` of the metric).
         Pass ``call_values`` for metrics with ``identity`` and ``()`` for the others."""
-        if own:
-            cap = self.max_value_length
-            own = tuple(render_value(value, cap) for value in own)
-        return self._pickers[key](call_values + own)
+        return self._pickers[key](call_values + own if own else call_values)

@@ -11,11 +11,11 @@ import enum
 import math
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
 from gatewaymetrics.core import budget
+from gatewaymetrics.core.secrets import is_fingerprint
 
 __all__ = [
     "BudgetScope",
@@ -80,42 +80,46 @@ class BudgetScope(enum.StrEnum):
     END_USER = "end_user"
 
 
-def _non_negative_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 0:
-        raise ValueError(f"{attribute.name} must be a non-negative int, got {value!r}")
+# Validation is one post-init pass per record, with plain type checks: records are
+# built on a gateway's hot path, and a validator call per field costs more than the
+# rest of the construction. A failure names the field.
 
 
-def _optional_non_negative_int(
-    _: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
-    if value is not None:
-        _non_negative_int(_, attribute, value)  # type: ignore[arg-type]  # same check, narrowed
+def _check_str(owner: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if value is not None and type(value) is not str:
+            raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
 
 
-def _optional_finite_float(
-    _: object, attribute: attrs.Attribute[float | None], value: float | None
-) -> None:
-    if value is None:
+def _check_count(owner: object, names: tuple[str, ...], *, optional: bool) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if value is None and optional:
+            continue
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+
+
+def _check_time(owner: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if value is not None and (type(value) is not float or not math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite float or None, got {value!r}")
+
+
+def _check_money(name: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
         return
-    if type(value) is not float or not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be a finite float or None, got {value!r}")
+    if type(value) is not Decimal or not value.is_finite() or value < 0:
+        raise ValueError(f"{name} must be a finite Decimal >= 0, got {value!r}")
 
 
-def _money(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-        raise ValueError(f"{attribute.name} must be a finite Decimal >= 0, got {value!r}")
-
-
-def _optional_money(
-    _: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
-) -> None:
-    if value is not None:
-        _money(_, attribute, value)
-
-
-def _optional_str(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{attribute.name} must be a str or None, got {type(value).__name__}")
+def _check_type(name: str, value: object, expected: type, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, expected):
+        raise TypeError(f"{name} must be a {expected.__name__}, got {type(value).__name__}")
 
 
 @attrs.frozen(kw_only=True)
@@ -129,17 +133,21 @@ class Problem:
         return f"{self.field}: {self.message}"
 
 
+_TOKEN_FIELDS = ("input", "output", "cached_input", "reasoning")
+
+
 @attrs.frozen(kw_only=True)
 class TokenUsage:
     """Token counts of one call. ``cached_input`` is part of ``input``, ``reasoning`` of
     ``output``; they are reported apart so that sums stay honest."""
 
-    input: int = attrs.field(default=0, validator=_non_negative_int)
-    output: int = attrs.field(default=0, validator=_non_negative_int)
-    cached_input: int = attrs.field(default=0, validator=_non_negative_int)
-    reasoning: int = attrs.field(default=0, validator=_non_negative_int)
+    input: int = 0
+    output: int = 0
+    cached_input: int = 0
+    reasoning: int = 0
 
     def __attrs_post_init__(self) -> None:
+        _check_count(self, _TOKEN_FIELDS, optional=False)
         if self.cached_input > self.input:
             raise ValueError("cached_input must not exceed input")
         if self.reasoning > self.output:
@@ -154,23 +162,23 @@ class TokenUsage:
 class Principal:
     """Who made the call. ``api_key`` is a fingerprint (sha256 hex), never a raw key."""
 
-    api_key: str | None = attrs.field(default=None, validator=_optional_str)
-    api_key_alias: str | None = attrs.field(default=None, validator=_optional_str)
-    team_id: str | None = attrs.field(default=None, validator=_optional_str)
-    team_alias: str | None = attrs.field(default=None, validator=_optional_str)
-    user_id: str | None = attrs.field(default=None, validator=_optional_str)
-    user_email: str | None = attrs.field(default=None, validator=_optional_str)
-    org_id: str | None = attrs.field(default=None, validator=_optional_str)
-    org_alias: str | None = attrs.field(default=None, validator=_optional_str)
-    end_user: str | None = attrs.field(default=None, validator=_optional_str)
+    api_key: str | None = None
+    api_key_alias: str | None = None
+    team_id: str | None = None
+    team_alias: str | None = None
+    user_id: str | None = None
+    user_email: str | None = None
+    org_id: str | None = None
+    org_alias: str | None = None
+    end_user: str | None = None
 
-    @api_key.validator
-    def _check_fingerprint(self, _: attrs.Attribute[str | None], value: str | None) -> None:
-        # Local import keeps the module graph acyclic and the check in one place.
-        from gatewaymetrics.core.secrets import is_fingerprint
-
-        if value is not None and not is_fingerprint(value):
+    def __attrs_post_init__(self) -> None:
+        _check_str(self, _PRINCIPAL_FIELDS)
+        if self.api_key is not None and not is_fingerprint(self.api_key):
             raise ValueError("api_key must be a fingerprint (64 lowercase hex chars)")
+
+
+_PRINCIPAL_FIELDS = tuple(field.name for field in attrs.fields(Principal))
 
 
 @attrs.frozen(kw_only=True)
@@ -178,9 +186,14 @@ class ErrorInfo:
     """Why a call failed: a category, the status code and the exception's class name.
     Never the message, which can quote request content or credentials."""
 
-    category: ErrorCategory = attrs.field(validator=attrs.validators.instance_of(ErrorCategory))
-    status_code: int | None = attrs.field(default=None, validator=_optional_non_negative_int)
-    exception_type: str | None = attrs.field(default=None, validator=_optional_str)
+    category: ErrorCategory
+    status_code: int | None = None
+    exception_type: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_type("category", self.category, ErrorCategory)
+        _check_count(self, ("status_code",), optional=True)
+        _check_str(self, ("exception_type",))
 
 
 def _label_pairs(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -206,43 +219,43 @@ def _duration(start: float | None, end: float | None) -> float | None:
 class CallRecord:
     """One LLM call, as a gateway saw it. Timestamps are epoch seconds."""
 
-    call_id: str | None = attrs.field(default=None, validator=_optional_str)
-    operation: Operation = attrs.field(
-        default=Operation.OTHER, validator=attrs.validators.instance_of(Operation)
-    )
-    status: Status = attrs.field(
-        default=Status.SUCCESS, validator=attrs.validators.instance_of(Status)
-    )
-    provider: str | None = attrs.field(default=None, validator=_optional_str)
-    requested_model: str | None = attrs.field(default=None, validator=_optional_str)
-    model: str | None = attrs.field(default=None, validator=_optional_str)
-    deployment_id: str | None = attrs.field(default=None, validator=_optional_str)
-    api_base: str | None = attrs.field(default=None, validator=_optional_str)
-    principal: Principal = attrs.field(
-        factory=Principal, validator=attrs.validators.instance_of(Principal)
-    )
-    tokens: TokenUsage = attrs.field(
-        factory=TokenUsage, validator=attrs.validators.instance_of(TokenUsage)
-    )
-    cost_usd: Decimal | None = attrs.field(default=None, validator=_optional_money)
-    started_at: float | None = attrs.field(default=None, validator=_optional_finite_float)
-    ended_at: float | None = attrs.field(default=None, validator=_optional_finite_float)
-    first_token_at: float | None = attrs.field(default=None, validator=_optional_finite_float)
-    upstream_started_at: float | None = attrs.field(default=None, validator=_optional_finite_float)
-    stream: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    cache_hit: bool | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
-    )
-    error: ErrorInfo | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(ErrorInfo))
-    )
-    ratelimit_remaining_requests: int | None = attrs.field(
-        default=None, validator=_optional_non_negative_int
-    )
-    ratelimit_remaining_tokens: int | None = attrs.field(
-        default=None, validator=_optional_non_negative_int
-    )
+    call_id: str | None = None
+    operation: Operation = Operation.OTHER
+    status: Status = Status.SUCCESS
+    provider: str | None = None
+    requested_model: str | None = None
+    model: str | None = None
+    deployment_id: str | None = None
+    api_base: str | None = None
+    principal: Principal = attrs.field(factory=Principal)
+    tokens: TokenUsage = attrs.field(factory=TokenUsage)
+    cost_usd: Decimal | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    first_token_at: float | None = None
+    upstream_started_at: float | None = None
+    stream: bool = False
+    cache_hit: bool | None = None
+    error: ErrorInfo | None = None
+    ratelimit_remaining_requests: int | None = None
+    ratelimit_remaining_tokens: int | None = None
     extra_labels: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_label_pairs)
+
+    def __attrs_post_init__(self) -> None:
+        _check_type("operation", self.operation, Operation)
+        _check_type("status", self.status, Status)
+        _check_str(self, _CALL_STR_FIELDS)
+        _check_type("principal", self.principal, Principal)
+        _check_type("tokens", self.tokens, TokenUsage)
+        _check_money("cost_usd", self.cost_usd, optional=True)
+        _check_time(self, _CALL_TIME_FIELDS)
+        _check_type("stream", self.stream, bool)
+        _check_type("cache_hit", self.cache_hit, bool, optional=True)
+        _check_type("error", self.error, ErrorInfo, optional=True)
+        _check_count(self, _CALL_COUNT_FIELDS, optional=True)
+        for pair in self.extra_labels:
+            if type(pair) is not tuple or len(pair) != 2 or not all(type(x) is str for x in pair):
+                raise TypeError("extra_labels must hold (name, value) pairs of strings")
 
     @property
     def duration_s(self) -> float | None:
@@ -272,16 +285,29 @@ class CallRecord:
         return generating / (self.tokens.output - 1)
 
 
+_CALL_STR_FIELDS = ("call_id", "provider", "requested_model", "model", "deployment_id", "api_base")
+_CALL_TIME_FIELDS = ("started_at", "ended_at", "first_token_at", "upstream_started_at")
+_CALL_COUNT_FIELDS = ("ratelimit_remaining_requests", "ratelimit_remaining_tokens")
+
+
 @attrs.frozen(kw_only=True)
 class BudgetSnapshot:
     """A budget as known at one call: its limit (None = unlimited) and spend so far."""
 
-    scope: BudgetScope = attrs.field(validator=attrs.validators.instance_of(BudgetScope))
-    subject: str = attrs.field(validator=attrs.validators.instance_of(str))
-    alias: str | None = attrs.field(default=None, validator=_optional_str)
-    limit_usd: Decimal | None = attrs.field(default=None, validator=_optional_money)
-    spend_usd: Decimal = attrs.field(default=Decimal(0), validator=_money)
-    reset_at: float | None = attrs.field(default=None, validator=_optional_finite_float)
+    scope: BudgetScope
+    subject: str
+    alias: str | None = None
+    limit_usd: Decimal | None = None
+    spend_usd: Decimal = Decimal(0)
+    reset_at: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_type("scope", self.scope, BudgetScope)
+        _check_type("subject", self.subject, str)
+        _check_str(self, ("alias",))
+        _check_money("limit_usd", self.limit_usd, optional=True)
+        _check_money("spend_usd", self.spend_usd, optional=False)
+        _check_time(self, ("reset_at",))
 
     @property
     def remaining_usd(self) -> Decimal | None:
@@ -304,6 +330,9 @@ class CallEvent:
     """Everything one gateway callback tells: the call, the budgets it touched, and
     what was odd in the input and how it was repaired."""
 
-    call: CallRecord = attrs.field(validator=attrs.validators.instance_of(CallRecord))
+    call: CallRecord
     budgets: tuple[BudgetSnapshot, ...] = attrs.field(default=(), converter=_budgets)
     problems: tuple[Problem, ...] = attrs.field(default=(), converter=_problems)
+
+    def __attrs_post_init__(self) -> None:
+        _check_type("call", self.call, CallRecord)
