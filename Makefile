@@ -10,7 +10,11 @@ SOURCES := src tests benchmarks examples
 # LiteLLM fetches its model cost map over the network at import time without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck pytest venv tools clean
+STATSD_PKG := statsd@0.9.0
+STATSD_PREFIX := .tools/statsd
+STATSD_JS := $(STATSD_PREFIX)/node_modules/statsd/stats.js
+
+.PHONY: demo test lint typecheck pytest venv tools statsd clean
 
 demo: $(STAMP)
 	$(BIN)/python -m gatewaymetrics replay examples/litellm_payloads.jsonl
@@ -24,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-pytest: $(STAMP) tools
+pytest: $(STAMP) tools statsd
 	$(BIN)/pytest
 
 venv: $(STAMP)
@@ -42,6 +46,20 @@ tools:
 		( apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		  apt-get install -y -qq --no-install-recommends prometheus >/dev/null ) \
 		|| echo "warning: could not install Debian's prometheus package (needs root)"; \
+	fi
+
+# The reference StatsD daemon (npm statsd 0.9.0, run with node) for the integration tests,
+# installed into .tools/statsd only when stats.js is missing. Without npm this only warns;
+# the tests then skip, except under CI=true, where they fail.
+statsd: $(STATSD_JS)
+
+$(STATSD_JS):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(STATSD_PREFIX) --no-audit --no-fund --save-exact \
+			--omit=optional --ignore-scripts --loglevel=error $(STATSD_PKG) \
+		|| echo "warning: npm could not install $(STATSD_PKG) into $(STATSD_PREFIX)"; \
+	else \
+		echo "warning: npm is not on PATH, so $(STATSD_PKG) is not installed into $(STATSD_PREFIX)"; \
 	fi
 
 clean:

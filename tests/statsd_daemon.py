@@ -185,6 +185,11 @@ class _JsParser:
     def key(self) -> str:
         if self.peek() in "'\"`":
             return self.string()
+        if self.text.startswith(("['", '["', "[`"), self.pos):  # an own ['__proto__']
+            self.pos += 1
+            key = self.string()
+            self.expect("]")
+            return key
         match = _IDENT.match(self.text, self.pos) or _NUMBER.match(self.text, self.pos)
         if match is None:
             raise self.fail("expected a property name")

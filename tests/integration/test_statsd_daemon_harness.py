@@ -11,15 +11,19 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import statsd_daemon as harness
+from tests.conftest import require_module
 from tests.statsd_daemon import JsParseError, StatsdDaemon, parse_js, statsd_daemon
 
 pytestmark = pytest.mark.integration
+
+STATSD_CLIENT_HOW = "make test installs it: pip install -e '.[all,dev]'"
 
 BASE_COUNTERS = {
     "statsd.bad_lines_seen": 0.0,
@@ -100,7 +104,7 @@ def test_ports_are_loopback_only_and_everything_is_removed() -> None:
 
 
 def test_tcp_exact_values_with_the_statsd_client() -> None:
-    statsd = pytest.importorskip("statsd")
+    statsd: Any = require_module("statsd", STATSD_CLIENT_HOW)
     with statsd_daemon(tcp=True) as daemon:
         assert daemon.tcp
         client = statsd.TCPStatsClient(host="127.0.0.1", port=daemon.port, timeout=5)
@@ -131,7 +135,7 @@ def test_tcp_exact_values_with_the_statsd_client() -> None:
 
 
 def test_tcp_restart_then_a_new_connection_delivers() -> None:
-    statsd = pytest.importorskip("statsd")
+    statsd: Any = require_module("statsd", STATSD_CLIENT_HOW)
     with statsd_daemon(tcp=True) as daemon:
         client = statsd.TCPStatsClient(host="127.0.0.1", port=daemon.port, timeout=5)
         try:
@@ -290,23 +294,25 @@ def test_largest_udp_datagram_is_read_whole() -> None:
 
 
 def test_tcp_reads_whole_lines_only_and_as_7_bit_ascii() -> None:
-    with statsd_daemon(tcp=True) as daemon:
-        with socket.create_connection(daemon.address, timeout=5) as sock:
-            sock.sendall(b"split.na")
-            sock.sendall(b"me:1|c\nheld:1|c")  # no newline after held: kept back
-            daemon.wait_for_lines(1)
-            assert tcp_counters(daemon) == {**tcp_base(lines=1), "split.name": 1.0}
-            sock.sendall(b"\n")
-            daemon.wait_for_lines(2)
-            # The stream is decoded as 7-bit ASCII: UTF-8 c3 a9 becomes "C)", then "C".
-            sock.sendall("caf\u00e9:1|c\n".encode())
-            daemon.wait_for_lines(3)
-            assert tcp_counters(daemon) == {
-                **tcp_base(lines=3),
-                "split.name": 1.0,
-                "held": 1.0,
-                "cafC": 1.0,
-            }
+    with (
+        statsd_daemon(tcp=True) as daemon,
+        socket.create_connection(daemon.address, timeout=5) as sock,
+    ):
+        sock.sendall(b"split.na")
+        sock.sendall(b"me:1|c\nheld:1|c")  # no newline after held: kept back
+        daemon.wait_for_lines(1)
+        assert tcp_counters(daemon) == {**tcp_base(lines=1), "split.name": 1.0}
+        sock.sendall(b"\n")
+        daemon.wait_for_lines(2)
+        # The stream is decoded as 7-bit ASCII: UTF-8 c3 a9 becomes "C)", then "C".
+        sock.sendall("caf\u00e9:1|c\n".encode())
+        daemon.wait_for_lines(3)
+        assert tcp_counters(daemon) == {
+            **tcp_base(lines=3),
+            "split.name": 1.0,
+            "held": 1.0,
+            "cafC": 1.0,
+        }
 
 
 def test_real_dumps_with_many_keys_wrap_and_parse() -> None:
@@ -387,7 +393,7 @@ def test_parse_numbers_words_and_strings() -> None:
         " big: 12345678901234567000, bi: -12n, \"q'k\": 1, 'dq\"k': 2, `both'\"`: 3,"
         " 'tab\\tnl\\n\\x1B\\u00e9\\uD83D\\uDE00\\\\': 4, '1abc': 5, u: undefined,"
         " nl: null, b: true, f: false, x: { y: { z: [ 'w' ] } },"
-        " s: 'abc' +\n  'def' }"
+        " s: 'abc' +\n  'def', ['__proto__']: 6, 'a\\x85\\x7F': [ '\\ud800x' ] }"
     )
     assert isinstance(parsed, dict)
     nan = parsed.pop("nan")
@@ -414,6 +420,8 @@ def test_parse_numbers_words_and_strings() -> None:
         "f": False,
         "x": {"y": {"z": ["w"]}},
         "s": "abcdef",
+        "__proto__": 6.0,
+        "a\x85\x7f": ["\ud800x"],
     }
 
 
@@ -441,8 +449,9 @@ LEAF = (
     | st.booleans()
     | st.none()
 )
+KEY = st.text(max_size=12) | st.sampled_from(["__proto__", "constructor", "a.b;k=v", "$x"])
 OBJECTS = st.dictionaries(
-    st.text(max_size=12),
+    KEY,
     LEAF
     | st.lists(LEAF, max_size=20)
     | st.dictionaries(st.text(max_size=8), LEAF | st.lists(LEAF, max_size=8), max_size=5),
@@ -454,12 +463,17 @@ INSPECT = (
 )
 
 
+@pytest.fixture(scope="module")
+def node() -> str:
+    harness.require_statsd()
+    path = shutil.which("node")
+    assert path is not None
+    return path
+
+
 @settings(max_examples=25)
 @given(st.lists(OBJECTS, min_size=1, max_size=30))
-def test_parse_agrees_with_node_util_inspect(objects: list[dict[str, object]]) -> None:
-    harness.require_statsd()
-    node = shutil.which("node")
-    assert node is not None
+def test_parse_agrees_with_node_util_inspect(node: str, objects: list[dict[str, object]]) -> None:
     env = {**os.environ, "NODE_OPTIONS": ""}
     result = subprocess.run(
         [node, "-e", INSPECT],
