@@ -47,7 +47,7 @@ class Pipeline:
         self._budgets: dict[tuple[BudgetScope, str], BudgetSnapshot] = {}
         self._closed = False
         metrics = tuple(self.plan.metrics.values())
-        self._self_metrics = frozenset(m for m in metrics if m.name.startswith("gatewaymetrics_"))
+        self._self_metrics = frozenset(m for m in metrics if m.spec.self_metric)
         self._budget_overflow = self_sample(
             self.plan, "series_overflow", self.plan.metrics["budget_spend"].name
         )

@@ -60,6 +60,11 @@ class MetricSpec:
     identity: bool = False
     buckets: tuple[float, ...] = ()
     fed_by: str = ""
+    #: The name from the naming table, without the prefix (e.g. ``requests_total``):
+    #: what backends with other naming rules (StatsD) build their names from.
+    base: str = ""
+    #: About gatewaymetrics itself: fixed ``gatewaymetrics_`` prefix, bounded labels.
+    self_metric: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -261,6 +266,8 @@ def build_catalog(
                 identity=entry.identity,
                 buckets=buckets,
                 fed_by=entry.fed_by,
+                base=names[key],
+                self_metric=entry.self_metric,
             )
         )
     return Catalog(tuple(specs))
