@@ -46,7 +46,7 @@ def test_a_negative_gauge_is_sent_as_zero_then_the_value() -> None:
     assert format_lines("llm.budget_remaining_usd", Decimal("-2.50"), "g", (("scope", "team"),),
                         "dogstatsd") == [
         "llm.budget_remaining_usd:0|g|#scope:team",
-        "llm.budget_remaining_usd:-2.5|g|#scope:team",
+        "llm.budget_remaining_usd:-2.50|g|#scope:team",
     ]  # fmt: skip
     assert format_lines("g", 3, "g", (), "graphite") == ["g:3|g"]
 
@@ -54,7 +54,8 @@ def test_a_negative_gauge_is_sent_as_zero_then_the_value() -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1, "1"), (0.25, "0.25"), (1.35e-05, "0.0000135"), (Decimal("1E+3"), "1000"),
-     (Decimal("0.000"), "0"), (1500.0, "1500"), (-0.0, "0"), (Decimal("-12.50"), "-12.5")],
+     (Decimal("0.000"), "0.000"), (Decimal("-0.00"), "0"), (1500.0, "1500"), (-0.0, "0"),
+     (Decimal("-12.50"), "-12.50"), (Decimal("1E-7"), "0.0000001")],
 )  # fmt: skip
 def test_numbers_are_plain_decimals(value: int | float | Decimal, text: str) -> None:
     assert format_number(value) == text
@@ -98,3 +99,10 @@ def test_pack_never_splits_a_line_nor_overflows(lines: list[str], size: int) -> 
 def test_pack_uses_as_few_packets_as_fit() -> None:
     assert pack(["a" * 30, "b" * 30, "c" * 30], 64) == ["a" * 30 + "\n" + "b" * 30, "c" * 30]
     assert pack(["x" * 100], 64) == ["x" * 100]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_float_numbers_are_exact_and_plain(value: float) -> None:
+    text = format_number(value)
+    assert "e" not in text
+    assert Decimal(text) == Decimal(repr(value))

@@ -27,7 +27,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from gatewaymetrics.backends.statsd_lines import DIALECTS, Dialect, format_lines, pack
+from gatewaymetrics.backends.statsd_lines import (
+    DIALECTS,
+    Dialect,
+    pack,
+    series_lines,
+    series_parts,
+)
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.errors import GatewayMetricsError
@@ -45,6 +51,8 @@ __all__ = ["StatsdBackend", "Transport", "statsd_name"]
 
 Protocol_ = Literal["udp", "tcp"]
 _Kind = Literal["c", "g", "ms"]
+_Series = tuple[str, str, _Kind, float]  # head, suffix, kind, scale (0: none)
+_MAX_CACHED_SERIES = 200_000
 _KIND_CODES: dict[MetricKind, _Kind] = {
     MetricKind.COUNTER: "c",
     MetricKind.GAUGE: "g",
@@ -185,6 +193,7 @@ class StatsdBackend:
         self.prefix = prefix
         self.max_packet_size = size
         self._formats: dict[Metric, tuple[str, _Kind, float]] = {}
+        self._series: dict[tuple[Metric, tuple[str, ...]], _Series] = {}
 
     @classmethod
     def connect(
@@ -197,13 +206,14 @@ class StatsdBackend:
         retry_after: float = 1.0,
         dialect: Dialect = "dogstatsd",
         prefix: str = "llm",
-        max_packet_size: int = 1432,
+        max_packet_size: int = 8192,
         name: str = "statsd",
     ) -> StatsdBackend:
         """A backend sending to ``host:port`` over UDP or TCP. Nothing is resolved or
         connected until the first event, so a missing daemon never fails start-up.
-        ``max_packet_size`` defaults to 1432 bytes, the largest UDP payload that fits an
-        Ethernet frame (the Datadog clients' default); loopback takes much more."""
+        ``max_packet_size`` defaults to 8192 bytes, what the Datadog agent reads per
+        datagram by default (statsd-exporter, Telegraf and the reference daemon read up
+        to 64 KiB); across a network with a 1500-byte MTU, 1432 avoids IP fragments."""
         if protocol not in ("udp", "tcp"):
             raise GatewayMetricsError("statsd.protocol", protocol, ("tcp", "udp"))
         if not 0 < timeout <= 60:
@@ -227,7 +237,7 @@ class StatsdBackend:
 
     def declare(self, metrics: Sequence[Metric]) -> None:
         for metric in metrics:
-            scale = 1000.0 if metric.kind is MetricKind.HISTOGRAM else 1.0
+            scale = 1000.0 if metric.kind is MetricKind.HISTOGRAM else 0.0  # 0: as it is
             self._formats[metric] = (
                 statsd_name(metric, self.prefix),
                 _KIND_CODES[metric.kind],
@@ -236,17 +246,31 @@ class StatsdBackend:
 
     def apply(self, samples: Sequence[Sample]) -> None:
         lines: list[str] = []
-        dialect = self.dialect
-        for metric, labels, value in samples:
+        series = self._series
+        for sample in samples:
+            metric, labels, value = sample
             if value is None:  # StatsD cannot remove a gauge; nothing to send
                 continue
-            name, kind, scale = self._formats[metric]
-            if scale != 1.0:
-                value = float(value) * scale
-            tags = tuple(zip(metric.label_names, labels, strict=True)) if dialect != "plain" else ()
-            lines += format_lines(name, value, kind, tags, dialect)
+            parts = series.get((metric, labels))
+            if parts is None:
+                parts = self._prepare(metric, labels)
+            head, suffix, kind, scale = parts
+            lines += series_lines(head, suffix, float(value) * scale if scale else value, kind)
         for packet in pack(lines, self.max_packet_size):
             self._transport.send(packet)
+
+    def _prepare(self, metric: Metric, labels: tuple[str, ...]) -> _Series:
+        """Name and tags of a series, sanitised once. The pipeline's series cap bounds
+        this cache; used without a pipeline, it is cleared when it grows past a limit."""
+        name, kind, scale = self._formats[metric]
+        tags = (
+            tuple(zip(metric.label_names, labels, strict=True)) if self.dialect != "plain" else ()
+        )
+        head, suffix = series_parts(name, tags, self.dialect)
+        if len(self._series) >= _MAX_CACHED_SERIES:
+            self._series.clear()
+        parts = self._series[(metric, labels)] = (head, suffix, kind, scale)
+        return parts
 
     def close(self) -> None:
         self._transport.close()

@@ -22,6 +22,8 @@ __all__ = [
     "pack",
     "sanitize_name",
     "sanitize_tag_value",
+    "series_lines",
+    "series_parts",
 ]
 
 Dialect = Literal["dogstatsd", "graphite", "influx", "plain"]
@@ -46,18 +48,25 @@ def sanitize_tag_value(value: str, max_length: int = MAX_TAG_VALUE) -> str:
 
 
 def format_number(value: int | float | Decimal) -> str:
-    """A plain decimal number, never an exponent or ``nan``/``inf`` (which no daemon
-    parses the same way): Decimals exactly, floats through their shortest repr."""
-    if isinstance(value, bool):  # pragma: no cover - samples never hold bools
-        return "1" if value else "0"
-    if isinstance(value, int):
+    """A plain decimal number, never an exponent, ``nan``/``inf`` or ``-0`` (no daemon
+    parses those alike; a signed zero gauge would be read as a change of nothing)."""
+    kind = type(value)
+    if kind is int:
         return str(value)
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    if kind is float:
+        text = repr(value)
+        if "e" not in text and "n" not in text:  # plain already (not 1e-05, nan, inf)
+            text = text[:-2] if text.endswith(".0") else text
+            return "0" if text == "-0" else text
+        value = Decimal(text)
+    elif kind is not Decimal:  # bool and other int or Decimal subclasses
+        value = Decimal(value)
+    text = str(value)
+    if "E" in text:
+        text = format(value, "f")
+    if text[0] == "-" and not value:
+        return "0"
+    return text
 
 
 def _tags(pairs: Iterable[tuple[str, str]], key_value: str, separator: str) -> str:
@@ -69,6 +78,32 @@ def _tags(pairs: Iterable[tuple[str, str]], key_value: str, separator: str) -> s
     return separator.join(parts)
 
 
+def series_parts(name: str, tags: Sequence[tuple[str, str]], dialect: Dialect) -> tuple[str, str]:
+    """What goes before the value (name, and tags for graphite and influx) and after
+    the type (dogstatsd tags) in every line of one series. Computed once per series."""
+    name = sanitize_name(name)
+    if dialect == "dogstatsd":
+        tag_text = _tags(tags, ":", ",")
+        return name, (f"|#{tag_text}" if tag_text else "")
+    if dialect == "graphite":
+        tag_text = _tags(tags, "=", ";")
+        return (f"{name};{tag_text}" if tag_text else name), ""
+    if dialect == "influx":
+        tag_text = _tags(tags, "=", ",")
+        return (f"{name},{tag_text}" if tag_text else name), ""
+    return name, ""
+
+
+def series_lines(head: str, suffix: str, value: int | float | Decimal, kind: str) -> list[str]:
+    """The line(s) of one sample of a series. A negative gauge is two lines,
+    ``name:0|g`` then ``name:-5|g``, because StatsD reads a signed gauge as a change."""
+    number = format_number(value)
+    line = f"{head}:{number}|{kind}{suffix}"
+    if kind == "g" and number[0] == "-":
+        return [f"{head}:0|g{suffix}", line]
+    return [line]
+
+
 def format_lines(
     name: str,
     value: int | float | Decimal,
@@ -76,25 +111,9 @@ def format_lines(
     tags: Sequence[tuple[str, str]],
     dialect: Dialect,
 ) -> list[str]:
-    """The line(s) for one sample. A negative gauge is two lines, ``name:0|g`` then
-    ``name:-5|g``, because StatsD reads a signed gauge value as a change."""
-    number = format_number(value)
-    if dialect == "dogstatsd":
-        tag_text = _tags(tags, ":", ",")
-        suffix = f"|#{tag_text}" if tag_text else ""
-        head = name
-    elif dialect == "graphite":
-        tag_text = _tags(tags, "=", ";")
-        head, suffix = (f"{name};{tag_text}" if tag_text else name), ""
-    elif dialect == "influx":
-        tag_text = _tags(tags, "=", ",")
-        head, suffix = (f"{name},{tag_text}" if tag_text else name), ""
-    else:
-        head, suffix = name, ""
-    line = f"{head}:{number}|{kind}{suffix}"
-    if kind == "g" and number.startswith("-"):
-        return [f"{head}:0|g{suffix}", line]
-    return [line]
+    """The line(s) for one sample: :func:`series_parts` then :func:`series_lines`."""
+    head, suffix = series_parts(name, tags, dialect)
+    return series_lines(head, suffix, value, kind)
 
 
 def pack(lines: Sequence[str], max_size: int) -> list[str]:

@@ -1,0 +1,103 @@
+"""Per-event cost of the StatsD path against the floor, and packets per event.
+
+    make statsd   # once: the reference daemon into .tools/statsd
+    LITELLM_LOCAL_MODEL_COST_MAP=True .venv/bin/python benchmarks/statsd_overhead.py
+
+One process, one realistic event (a LiteLLM 1.110.2 proxy-style success with key, team,
+user and budgets, parsed once from examples/litellm_payloads.jsonl), UDP to the
+reference StatsD daemon on 127.0.0.1, medians over several repetitions:
+
+  (a) Pipeline.record(event) with the StatsD backend (dogstatsd dialect);
+  (c) the floor: the same pre-formatted lines sent with the statsd client, one send per
+      line, as its API (incr, gauge, timing) sends them;
+  (d) a lower floor: the same packets (lines already joined as (a) joins them) sent with
+      the statsd client: the bare syscalls.
+
+Prints (a)/(c) (target <= 1.5), (a)/(d), and the packets one event takes (target 1).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import statsd
+
+from gatewaymetrics import Pipeline, parse_litellm
+from gatewaymetrics.backends.statsd import StatsdBackend
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.statsd_daemon import statsd_daemon  # noqa: E402  # the harness starts the daemon
+
+REPEATS = 7
+
+
+class Recording:
+    """A transport that keeps the packets of the last event."""
+
+    def __init__(self) -> None:
+        self.packets: list[str] = []
+
+    def send(self, packet: str) -> None:
+        self.packets.append(packet)
+
+    def close(self) -> None:
+        pass
+
+
+def median_us(run: Callable[[], object], events: int) -> float:
+    timings = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(events):
+            run()
+        timings.append((time.perf_counter() - start) / events * 1e6)
+    return statistics.median(timings)
+
+
+def main(events: int = 2000) -> None:
+    lines = [json.loads(line) for line in (ROOT / "examples" / "litellm_payloads.jsonl").open()]
+    payload = next(p for p in lines if p["scenario"] == "proxy_metadata")
+    event = parse_litellm(payload["kwargs"], payload["response_obj"], failed=False)
+
+    recording = Recording()
+    Pipeline([StatsdBackend(client=recording, max_packet_size=8192)]).record(event)
+    packets = recording.packets
+    line_count = sum(packet.count("\n") + 1 for packet in packets)
+
+    with statsd_daemon() as daemon:
+        backend = StatsdBackend.connect("127.0.0.1", daemon.port)
+        pipeline = Pipeline([backend])
+        client = statsd.StatsClient("127.0.0.1", daemon.port, maxudpsize=8192)
+
+        each_line = [line for packet in packets for line in packet.split("\n")]
+
+        def floor_lines() -> None:
+            for line in each_line:
+                client._send(line)
+
+        def floor_packets() -> None:
+            for packet in packets:
+                client._send(packet)
+
+        a = median_us(lambda: pipeline.record(event), events)
+        c = median_us(floor_lines, events)
+        d = median_us(floor_packets, events)
+        print(f"event: LiteLLM proxy-style success; {line_count} lines in {len(packets)} packet(s)")
+        print(f"medians of {REPEATS} repetitions of {events} events, UDP to the reference daemon")
+        print(f"(a) Pipeline.record -> StatsD backend   {a:8.1f} us/event")
+        print(f"(c) floor: same lines, one send each    {c:8.1f} us/event")
+        print(f"(d) same packets, statsd client         {d:8.1f} us/event")
+        print(f"(a)/(c) = {a / c:.2f}   (target <= 1.5)")
+        print(f"(a)/(d) = {a / d:.2f}")
+        print(f"packets per event: {len(packets)}   (target 1)")
+        pipeline.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
