@@ -16,7 +16,13 @@ from typing import Any
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.labels import OTHER
 from gatewaymetrics.core.litellm_payload import parse_litellm
-from gatewaymetrics.core.measure import measure_budget, measure_call, measure_problems, self_sample
+from gatewaymetrics.core.measure import (
+    measure_budget,
+    measure_call,
+    measure_fallback,
+    measure_problems,
+    self_sample,
+)
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallEvent
 from gatewaymetrics.core.samples import Metric, Sample
@@ -98,6 +104,21 @@ class Pipeline:
             self._fan_out(self._guard(samples))
             for snapshot in accepted:
                 self._settle(snapshot)
+        except Exception as exc:  # nothing may reach the gateway
+            self._drop("internal_error", exc)
+
+    def record_fallback(
+        self, requested_model: str | None, fallback_model: str | None, *, succeeded: bool
+    ) -> None:
+        """Record one router fallback (``llm_fallbacks_total``). Never raises."""
+        try:
+            if self._closed:
+                self._drop("closed", None)
+                return
+            outcome = "success" if succeeded else "failure"
+            self._fan_out(
+                self._guard(measure_fallback(self.plan, requested_model, fallback_model, outcome))
+            )
         except Exception as exc:  # nothing may reach the gateway
             self._drop("internal_error", exc)
 

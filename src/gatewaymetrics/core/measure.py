@@ -12,7 +12,13 @@ from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetSnapshot, CallRecord, Problem, Status
 from gatewaymetrics.core.samples import Number, Sample
 
-__all__ = ["measure_budget", "measure_call", "measure_problems", "self_sample"]
+__all__ = [
+    "measure_budget",
+    "measure_call",
+    "measure_fallback",
+    "measure_problems",
+    "self_sample",
+]
 
 
 def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
@@ -72,6 +78,15 @@ def measure_budget(snapshot: BudgetSnapshot, plan: Plan) -> list[Sample]:
             ("budget_remaining", snapshot.remaining_usd),
         )
     ]
+
+
+def measure_fallback(
+    plan: Plan, requested_model: str | None, fallback_model: str | None, outcome: str
+) -> list[Sample]:
+    """One router fallback: from ``requested_model`` to ``fallback_model``, and whether
+    the fallback call succeeded (``outcome``: success or failure)."""
+    own = plan.render((requested_model, fallback_model, outcome))
+    return [Sample(plan.metrics["fallbacks"], plan.labels("fallbacks", (), own), 1)]
 
 
 def measure_problems(problems: Iterable[Problem], plan: Plan) -> list[Sample]:

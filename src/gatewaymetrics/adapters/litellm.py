@@ -1,0 +1,179 @@
+"""The LiteLLM adapter: a ``CustomLogger`` that records every call exactly once.
+
+SDK::
+
+    import litellm
+    from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
+    from gatewaymetrics.config import build_pipeline
+
+    litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
+
+Proxy (``config.yaml``)::
+
+    litellm_settings:
+      callbacks: ["gatewaymetrics.adapters.litellm.proxy_logger"]
+
+``proxy_logger`` builds its pipeline from ``GATEWAYMETRICS_*`` variables or the
+``GATEWAYMETRICS_CONFIG`` file on its first event (importing this module does nothing
+else), and serves ``/metrics`` on its own port (default 127.0.0.1:9464).
+
+The only module that imports ``litellm``. Hooks never raise into LiteLLM, never block
+its event loop on the network (the backends do not), and never modify its kwargs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from gatewaymetrics.config import build_pipeline
+from gatewaymetrics.pipeline import Pipeline
+
+try:
+    from litellm.integrations.custom_logger import CustomLogger
+except ImportError as exc:  # pragma: no cover - exercised by the import test
+    raise ImportError(
+        "the LiteLLM adapter needs litellm: pip install 'gatewaymetrics[litellm]'"
+    ) from exc
+
+__all__ = ["GatewayMetricsLogger", "log_failure", "log_success", "proxy_logger"]
+
+log = logging.getLogger("gatewaymetrics")
+
+#: How many recent call ids are remembered to drop a second hook for the same call.
+DEDUPE_WINDOW = 65_536
+
+
+class GatewayMetricsLogger(CustomLogger):
+    """Records LiteLLM's success, failure and router fallback events into a pipeline.
+
+    Give it a ``pipeline``, or a ``factory`` that makes one on the first event (the
+    proxy's module-level instance uses :func:`gatewaymetrics.config.build_pipeline`).
+    A call is counted once, whatever mix of hooks LiteLLM fires for it: events are
+    keyed by ``litellm_call_id`` and a repeat is dropped. A stream counts once, from
+    its final event, never per chunk.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        *,
+        factory: Callable[[], Pipeline] | None = None,
+        dedupe_window: int = DEDUPE_WINDOW,
+    ) -> None:
+        super().__init__()
+        if pipeline is None and factory is None:
+            factory = build_pipeline
+        self._pipeline = pipeline
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._seen: dict[str, None] = {}
+        self._window = dedupe_window
+        self._broken = False
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline, made on first use; None if making it failed (logged once)."""
+        if self._pipeline is None and not self._broken:
+            with self._lock:
+                if self._pipeline is None and not self._broken and self._factory is not None:
+                    try:
+                        self._pipeline = self._factory()
+                    except Exception as exc:  # a config error must not break the gateway
+                        self._broken = True
+                        log.error("gatewaymetrics: no metrics, the pipeline failed: %s", exc)
+        return self._pipeline
+
+    def _first_time(self, kwargs: object) -> bool:
+        try:
+            call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        except Exception:
+            return True
+        if not isinstance(call_id, str) or not call_id:
+            return True
+        with self._lock:
+            if call_id in self._seen:
+                return False
+            self._seen[call_id] = None
+            if len(self._seen) > self._window:
+                del self._seen[next(iter(self._seen))]
+        return True
+
+    def _record(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any, *, failed: bool
+    ) -> None:
+        try:
+            pipeline = self.pipeline
+            if pipeline is not None and self._first_time(kwargs):
+                pipeline.record_litellm(kwargs, response_obj, start_time, end_time, failed=failed)
+        except Exception as exc:  # pragma: no cover - record_litellm never raises
+            log.error("gatewaymetrics: event not recorded: %s", type(exc).__name__)
+
+    def _fallback(self, original_model_group: Any, kwargs: Any, *, succeeded: bool) -> None:
+        try:
+            pipeline = self.pipeline
+            if pipeline is None:
+                return
+            fallback = kwargs.get("model") if isinstance(kwargs, dict) else None
+            pipeline.record_fallback(
+                original_model_group if isinstance(original_model_group, str) else None,
+                fallback if isinstance(fallback, str) else None,
+                succeeded=succeeded,
+            )
+        except Exception as exc:  # pragma: no cover - record_fallback never raises
+            log.error("gatewaymetrics: fallback not recorded: %s", type(exc).__name__)
+
+    # -- LiteLLM's hooks ------------------------------------------------------------------
+
+    def log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, response_obj, start_time, end_time, failed=False)
+
+    def log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, response_obj, start_time, end_time, failed=True)
+
+    async def async_log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, response_obj, start_time, end_time, failed=False)
+
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, response_obj, start_time, end_time, failed=True)
+
+    async def log_success_fallback_event(
+        self,
+        original_model_group: Any,
+        kwargs: Any,
+        original_exception: Any,  # noqa: ARG002  # LiteLLM's signature; the class name is in kwargs
+    ) -> None:
+        self._fallback(original_model_group, kwargs, succeeded=True)
+
+    async def log_failure_fallback_event(
+        self,
+        original_model_group: Any,
+        kwargs: Any,
+        original_exception: Any,  # noqa: ARG002  # LiteLLM's signature
+    ) -> None:
+        self._fallback(original_model_group, kwargs, succeeded=False)
+
+
+#: The proxy's callback, named in ``litellm_settings: callbacks:`` as
+#: ``gatewaymetrics.adapters.litellm.proxy_logger``.
+proxy_logger = GatewayMetricsLogger(factory=build_pipeline)
+
+
+def log_success(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+    """Function-style callback: ``litellm.success_callback = [log_success]``."""
+    proxy_logger.log_success_event(kwargs, response_obj, start_time, end_time)
+
+
+def log_failure(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+    """Function-style callback: ``litellm.failure_callback = [log_failure]``."""
+    proxy_logger.log_failure_event(kwargs, response_obj, start_time, end_time)
