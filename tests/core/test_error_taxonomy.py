@@ -33,3 +33,18 @@ from gatewaymetrics.core.error_taxonomy import classify
 )
 def test_classify(exception_type: str | None, status_code: int | None, expected: E) -> None:
     assert classify(exception_type, status_code) is expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "expected"),
+    [
+        ("auth_error", 401, E.AUTH),
+        ("no_db_connection", 400, E.AUTH),  # the proxy cannot verify the key: rejected
+        ("budget_exceeded", 400, E.BUDGET_EXCEEDED),
+        ("something_new", 400, E.BAD_REQUEST),  # unknown reason: the code decides
+        (None, 401, E.AUTH),
+    ],
+)
+def test_proxy_exception_reasons(reason: str | None, code: int, expected: E) -> None:
+    assert classify("ProxyException", code, reason) is expected
+    assert classify("RateLimitError", 429, reason) is E.RATE_LIMITED  # only ProxyException

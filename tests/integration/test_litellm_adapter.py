@@ -263,3 +263,18 @@ def test_proxy_logger_builds_its_pipeline_from_the_environment_on_first_use(
     logger.log_success_event({"model": "m"}, None, None, None)
     (backend,) = logger.pipeline.backends
     assert backend.sum("gw_requests_total") == 1.0
+
+
+def test_a_fallback_success_sharing_the_call_id_is_its_own_attempt() -> None:
+    # In the proxy the failed primary and the fallback's success share one logging
+    # object, hence one litellm_call_id; both attempts count.
+    pipeline, backend = memory_pipeline(SETTINGS)
+    logger = adapter.GatewayMetricsLogger(pipeline)
+    primary = {"litellm_call_id": "shared", "model": "gpt-4o-mini",
+               "exception": ValueError("primary down")}  # fmt: skip
+    backup = {"litellm_call_id": "shared", "model": "gpt-4o", "exception": ValueError("kept")}
+    asyncio.run(logger.async_log_failure_event(primary, None, None, None))
+    asyncio.run(logger.async_log_success_event(backup, None, None, None))
+    logger.log_failure_event(primary, None, None, None)  # a second report of the failure
+    assert backend.sum("llm_requests_total", status="failure") == 1.0
+    assert backend.sum("llm_requests_total", status="success") == 1.0

@@ -5,6 +5,8 @@ SDK::
     import litellm
     from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
     from gatewaymetrics.config import build_pipeline
+from gatewaymetrics.core.litellm_payload import parse_litellm
+from gatewaymetrics.core.records import CallRecord
 
     litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
 
@@ -29,6 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gatewaymetrics.config import build_pipeline
+from gatewaymetrics.core.litellm_payload import parse_litellm
+from gatewaymetrics.core.records import CallRecord
 from gatewaymetrics.pipeline import Pipeline
 
 try:
@@ -52,8 +56,8 @@ class GatewayMetricsLogger(CustomLogger):
     Give it a ``pipeline``, or a ``factory`` that makes one on the first event (the
     proxy's module-level instance uses :func:`gatewaymetrics.config.build_pipeline`).
     A call is counted once, whatever mix of hooks LiteLLM fires for it: events are
-    keyed by ``litellm_call_id`` and a repeat is dropped. A stream counts once, from
-    its final event, never per chunk.
+    keyed by ``litellm_call_id``, outcome and model, and a repeat is dropped. A stream
+    counts once, from its final event, never per chunk.
     """
 
     def __init__(
@@ -69,7 +73,7 @@ class GatewayMetricsLogger(CustomLogger):
         self._pipeline = pipeline
         self._factory = factory
         self._lock = threading.Lock()
-        self._seen: dict[str, None] = {}
+        self._seen: dict[tuple[object, ...], None] = {}
         self._window = dedupe_window
         self._broken = False
 
@@ -86,17 +90,17 @@ class GatewayMetricsLogger(CustomLogger):
                         log.error("gatewaymetrics: no metrics, the pipeline failed: %s", exc)
         return self._pipeline
 
-    def _first_time(self, kwargs: object) -> bool:
-        try:
-            call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
-        except Exception:
+    def _first_time(self, call: CallRecord) -> bool:
+        """Whether this is the first report of this attempt. An attempt is its call id
+        with its outcome and model: the proxy's fallback success shares the failed
+        primary's call id (one logging object) but is another attempt."""
+        if call.call_id is None:
             return True
-        if not isinstance(call_id, str) or not call_id:
-            return True
+        key = (call.call_id, call.status, call.requested_model, call.model, call.deployment_id)
         with self._lock:
-            if call_id in self._seen:
+            if key in self._seen:
                 return False
-            self._seen[call_id] = None
+            self._seen[key] = None
             if len(self._seen) > self._window:
                 del self._seen[next(iter(self._seen))]
         return True
@@ -106,9 +110,15 @@ class GatewayMetricsLogger(CustomLogger):
     ) -> None:
         try:
             pipeline = self.pipeline
-            if pipeline is not None and self._first_time(kwargs):
-                pipeline.record_litellm(kwargs, response_obj, start_time, end_time, failed=failed)
-        except Exception as exc:  # pragma: no cover - record_litellm never raises
+            if pipeline is None:
+                return
+            event = parse_litellm(
+                kwargs, response_obj, start_time, end_time,
+                failed=failed, custom_labels=pipeline.settings.labels.custom,
+            )  # fmt: skip
+            if self._first_time(event.call):
+                pipeline.record(event)
+        except Exception as exc:  # pragma: no cover - parsing and recording never raise
             log.error("gatewaymetrics: event not recorded: %s", type(exc).__name__)
 
     def _fallback(self, original_model_group: Any, kwargs: Any, *, succeeded: bool) -> None:

@@ -61,8 +61,30 @@ def _by_status(status_code: int) -> ErrorCategory:
     return _E.OTHER
 
 
-def classify(exception_type: str | None, status_code: int | None) -> ErrorCategory:
-    """The category of a failure; ``other`` when neither input says anything known."""
+# LiteLLM's ProxyException carries a reason in ``.type``; its status code alone misleads
+# (a key the proxy cannot verify without a database is a 400 "no_db_connection").
+_BY_PROXY_REASON: Mapping[str, ErrorCategory] = {
+    "auth_error": _E.AUTH,
+    "no_db_connection": _E.AUTH,
+    "budget_exceeded": _E.BUDGET_EXCEEDED,
+    "key_model_access_denied": _E.AUTH,
+    "team_model_access_denied": _E.AUTH,
+    "token_not_found_in_db": _E.AUTH,
+    "bad_request_error": _E.BAD_REQUEST,
+    "not_found_error": _E.NOT_FOUND,
+    "internal_server_error": _E.PROVIDER_ERROR,
+}
+
+
+def classify(
+    exception_type: str | None, status_code: int | None, proxy_reason: str | None = None
+) -> ErrorCategory:
+    """The category of a failure; ``other`` when no input says anything known.
+    ``proxy_reason`` is a LiteLLM ``ProxyException``'s ``type``."""
+    if exception_type == "ProxyException" and proxy_reason is not None:
+        by_reason = _BY_PROXY_REASON.get(proxy_reason)
+        if by_reason is not None:
+            return by_reason
     if exception_type is not None:
         category = _BY_CLASS.get(exception_type)
         if category is not None:

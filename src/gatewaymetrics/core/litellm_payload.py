@@ -363,8 +363,10 @@ class _Parser:
     def error(self) -> ErrorInfo:
         exception = self.kw.get("exception")
         info = self.slo.get("error_information")
+        reason: object = None  # ProxyException.type: "auth_error", "no_db_connection", ...
         if isinstance(exception, BaseException):
             name: object = type(exception).__name__
+            reason = view(exception).get("type")
         else:
             name = view(exception).get("type")
         name = first(name, view(info).get("error_class"))
@@ -386,9 +388,10 @@ class _Parser:
                 Problem(field="error.status_code", message="not an HTTP status; ignored")
             )
             code = None
-        return ErrorInfo(
-            category=classify(exception_type, code), status_code=code, exception_type=exception_type
+        category = classify(
+            exception_type, code, reason if isinstance(reason, str) and len(reason) < 64 else None
         )
+        return ErrorInfo(category=category, status_code=code, exception_type=exception_type)
 
     def ratelimit(self, kind: str) -> int | None:
         headers = self.hidden.get("additional_headers")
