@@ -17,7 +17,7 @@ STATSD_JS := $(STATSD_PREFIX)/node_modules/statsd/stats.js
 .PHONY: demo test lint typecheck pytest venv tools statsd clean
 
 demo: $(STAMP)
-	$(BIN)/python -m gatewaymetrics replay examples/litellm_payloads.jsonl
+	$(BIN)/gatewaymetrics demo
 
 test: lint typecheck pytest
 

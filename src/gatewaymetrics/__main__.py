@@ -1,40 +1,212 @@
-"""The ``gatewaymetrics`` command. For now: ``replay FILE`` records captured LiteLLM
-payloads into a memory backend and prints a summary table."""
+"""The ``gatewaymetrics`` command.
+
+    gatewaymetrics demo [--calls N] [--serve]    real LiteLLM traffic, a summary, /metrics
+    gatewaymetrics replay FILE [--exposition]    captured payloads (JSON lines) recorded
+    gatewaymetrics serve [--host H] [--port P]   a standalone /metrics server
+    gatewaymetrics check-config [FILE]           the effective settings and the catalog
+
+Backends and settings come from ``GATEWAYMETRICS_*`` variables and the
+``GATEWAYMETRICS_CONFIG`` file (see gatewaymetrics.config). Exit codes: 0 ok, 2 usage
+or configuration error, 1 anything else; errors are one line on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from gatewaymetrics.backends.memory import MemoryBackend
+from gatewaymetrics.config import Config, build_pipeline, load_config
+from gatewaymetrics.errors import GatewayMetricsError
 from gatewaymetrics.pipeline import Pipeline
 from gatewaymetrics.replay import replay
 from gatewaymetrics.summary import render_summary
 
+__all__ = ["main"]
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # raise, not exit
+        raise _UsageError(message)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    stop.wait()
+
+
+def _metrics_url(pipeline: Pipeline) -> str | None:
+    for backend in pipeline.backends:
+        address = getattr(backend, "address", None)
+        if address is not None:
+            return f"http://{address[0]}:{address[1]}/metrics"
+    return None
+
+
+def _demo(config: Config, calls: int, serve: bool) -> int:
+    import asyncio
+
+    from gatewaymetrics.adapters.litellm import GatewayMetricsLogger, drive
+    from gatewaymetrics.demo import demo_calls
+
+    memory = MemoryBackend(name="summary")
+    pipeline = build_pipeline(config, extra_backends=[memory])
+    url = _metrics_url(pipeline)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  {done}/{total} calls", end="", file=sys.stderr, flush=True)
+
+    print(f"Driving {calls} LiteLLM calls (mock responses, no network) through the adapter...",
+          file=sys.stderr)  # fmt: skip
+    try:
+        asyncio.run(drive(demo_calls(calls), GatewayMetricsLogger(pipeline), progress=progress))
+        print(file=sys.stderr)
+        print(render_summary(memory, pipeline.plan), end="")
+        backends = ", ".join(b.name for b in pipeline.backends if b is not memory)
+        print(f"\nRecorded with: {backends}")
+        if url is not None:
+            print(f"Metrics: {url}")
+        if serve:
+            print("Serving; Ctrl-C to stop.", flush=True)
+            _wait_for_signal()
+    finally:
+        pipeline.close()
+    return 0
+
+
+def _replay(config: Config, path: str, exposition: bool) -> int:
+    memory = MemoryBackend(name="summary")
+    pipeline = build_pipeline(config, extra_backends=[memory])
+    try:
+        try:
+            with open(path, encoding="utf-8") as lines:
+                recorded, bad = replay(lines, pipeline)
+        except OSError as exc:
+            raise GatewayMetricsError("FILE", path, f"a readable file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise GatewayMetricsError("FILE", path, "a UTF-8 text file of JSON lines") from None
+        for item in bad:
+            print(f"gatewaymetrics: {path}:{item.line}: skipped, {item.reason}", file=sys.stderr)
+        if exposition:
+            from gatewaymetrics.backends.prometheus import PrometheusBackend
+
+            for backend in pipeline.backends:
+                if isinstance(backend, PrometheusBackend):
+                    sys.stdout.write(backend.exposition()[0].decode("utf-8"))
+                    return 0
+            raise GatewayMetricsError("backends", config.backends, "a list with prometheus")
+        print(f"Replayed {recorded} payloads from {path}\n")
+        print(render_summary(memory, pipeline.plan), end="")
+        return 0
+    finally:
+        pipeline.close()
+
+
+def _serve(config: Config, host: str | None, port: int | None) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from gatewaymetrics.backends.prometheus import PrometheusBackend
+
+    backend = PrometheusBackend(
+        registry=CollectorRegistry(), multiprocess=config.prometheus.multiprocess
+    )
+    pipeline = Pipeline([backend], config.settings)
+    try:
+        bound = backend.serve(host=host or config.prometheus.host,
+                              port=config.prometheus.port if port is None else port)  # fmt: skip
+    except OSError as exc:
+        raise GatewayMetricsError(
+            "prometheus.port", port, f"a free port ({exc.strerror})"
+        ) from None
+    source = backend.multiprocess_dir or "this process"
+    print(f"Serving http://{bound[0]}:{bound[1]}/metrics for {source}; Ctrl-C to stop.", flush=True)
+    _wait_for_signal()
+    pipeline.close()
+    return 0
+
+
+def _check_config(config: Config) -> int:
+    settings = config.settings
+    labels = settings.labels
+    print(f"backends = {list(config.backends)}")
+    print(f"prefix = {settings.prefix!r}\nnaming = {settings.naming!r}")
+    print(f"series_cap = {settings.series_cap}")
+    print(f"duration_buckets = {list(settings.duration_buckets)}")
+    print(f"labels.call_labels = {list(labels.call_labels)}")
+    print(f"labels.custom = {dict(labels.custom)}")
+    print(
+        f"labels.api_key = {labels.api_key!r}\nlabels.max_value_length = {labels.max_value_length}"
+    )
+    if "prometheus" in config.backends:
+        p = config.prometheus
+        print(
+            f"prometheus = {{host = {p.host!r}, port = {p.port}, multiprocess = {p.multiprocess}}}"
+        )
+    if "statsd" in config.backends:
+        s = config.statsd
+        print(f"statsd = {{host = {s.host!r}, port = {s.port}, protocol = {s.protocol!r}, "
+              f"dialect = {s.dialect!r}, prefix = {s.prefix!r}}}")  # fmt: skip
+    from gatewaymetrics.core.plan import Plan
+
+    print("\nmetric catalog")
+    for metric in Plan.build(settings).metrics.values():
+        print(f"  {metric.name} {metric.kind.value} [{', '.join(metric.label_names)}]")
+    return 0
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gatewaymetrics", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    replay_parser = commands.add_parser("replay", help="replay captured LiteLLM payloads")
-    replay_parser.add_argument(
+    parser = _Parser(prog="gatewaymetrics", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = commands.add_parser("demo", help="drive real LiteLLM (mock responses) and summarise")
+    demo.add_argument("--calls", type=int, default=120, help="how many calls (default 120)")
+    demo.add_argument("--serve", action="store_true", help="keep serving /metrics afterwards")
+    replay_command = commands.add_parser("replay", help="record captured LiteLLM payloads")
+    replay_command.add_argument(
         "file", help="JSON lines: {kwargs, response_obj, start_time, end_time, hook}"
     )
-    args = parser.parse_args(argv)
-
-    backend = MemoryBackend()
-    pipeline = Pipeline([backend])
+    replay_command.add_argument(
+        "--exposition", action="store_true", help="print the Prometheus exposition instead"
+    )
+    serve = commands.add_parser("serve", help="a standalone /metrics server")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    check = commands.add_parser("check-config", help="validate and print the configuration")
+    check.add_argument(
+        "file", nargs="?", default=None, help="a TOML file (default: the environment's)"
+    )
     try:
-        with open(args.file, encoding="utf-8") as lines:
-            recorded, bad = replay(lines, pipeline)
-    except OSError as exc:
-        print(f"gatewaymetrics: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        args = parser.parse_args(argv)
+        if args.command == "check-config":
+            return _check_config(load_config(args.file))
+        config = load_config()
+        if args.command == "demo":
+            if args.calls < 1:
+                raise _UsageError("--calls must be at least 1")
+            return _demo(config, args.calls, args.serve)
+        if args.command == "replay":
+            return _replay(config, args.file, args.exposition)
+        return _serve(config, args.host, args.port)
+    except _UsageError as exc:
+        print(f"gatewaymetrics: {exc}", file=sys.stderr)
         return 2
-    for item in bad:
-        print(f"gatewaymetrics: {args.file}:{item.line}: skipped, {item.reason}", file=sys.stderr)
-    print(f"Replayed {recorded} payloads from {args.file}\n")
-    print(render_summary(backend, pipeline.plan), end="")
-    return 0
+    except GatewayMetricsError as exc:
+        print(f"gatewaymetrics: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 1
+    except Exception as exc:
+        print(f"gatewaymetrics: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +254,9 @@ def _missing_extra(backend: str, exc: ImportError) -> GatewayMetricsError:
     )
 
 
-def build_pipeline(config: Config | None = None) -> Pipeline:
+def build_pipeline(
+    config: Config | None = None, *, extra_backends: Sequence[Backend] = ()
+) -> Pipeline:
     """The pipeline a configuration describes, its backends made and, for Prometheus
     with a port, its own ``/metrics`` server started. The one way every entry point
     (the LiteLLM adapter, the command line, an embedding gateway) builds a pipeline."""
@@ -291,7 +293,7 @@ def build_pipeline(config: Config | None = None) -> Pipeline:
                     prefix=s.prefix, max_packet_size=s.max_packet_size,
                 )
             )  # fmt: skip
-    pipeline = Pipeline(backends, config.settings)
+    pipeline = Pipeline([*backends, *extra_backends], config.settings)
     if served is not None and config.prometheus.port:
         try:
             served.serve(host=config.prometheus.host, port=config.prometheus.port)

@@ -118,6 +118,8 @@ class PrometheusBackend:
         self._metrics: dict[Metric, MetricWrapperBase] = {}
         self._children: dict[tuple[Metric, tuple[str, ...]], _Update] = {}
         self._servers: list[Any] = []
+        #: Where :meth:`serve` listens, once it does.
+        self.address: tuple[str, int] | None = None
         if self.multiprocess_dir is not None:
             self.exposition_registry = CollectorRegistry()
             _multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]  # untyped upstream
@@ -228,4 +230,5 @@ class PrometheusBackend:
         server, _thread = start_http_server(port, addr=host, registry=self.exposition_registry)
         self._servers.append(server)
         bound_host, bound_port = server.server_address[:2]
-        return str(bound_host), int(bound_port)
+        self.address = (str(bound_host), int(bound_port))
+        return self.address

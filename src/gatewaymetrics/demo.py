@@ -1,0 +1,72 @@
+"""The demo: realistic LiteLLM traffic (``mock_response``, no network) through the
+adapter into the configured backends, then a summary and where ``/metrics`` is.
+
+Teams, keys, users and budgets look like a LiteLLM proxy's: every call carries
+proxy-style ``user_api_key_*`` metadata. The mix: plain chats, streams, embeddings,
+rate-limited failures and router fallbacks, with latencies drawn from a seeded
+generator so two runs make the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from decimal import Decimal
+
+from gatewaymetrics.adapters.litellm import MockCall
+
+__all__ = ["TEAMS", "demo_calls"]
+
+#: team id, alias, budget (USD), its keys (raw key, alias, key budget), its users
+TEAMS: tuple[tuple[str, str, float, tuple[tuple[str, str, float], ...], tuple[str, ...]], ...] = (
+    ("team-search", "search", 50.0,
+     (("sk-demo-search-prod", "search-prod", 10.0), ("sk-demo-search-batch", "search-batch", 5.0)),
+     ("alice", "bob")),
+    ("team-support", "support", 20.0,
+     (("sk-demo-support-bot", "support-bot", 10.0),), ("carol",)),
+    ("team-research", "research", 0.05,
+     (("sk-demo-research", "research-notebooks", 0.02),), ("dave", "erin")),
+)  # fmt: skip
+_MODELS = (("gpt-4o-mini", 6), ("gpt-4o", 3), ("anthropic/claude-sonnet-4-5-20250929", 2))
+_KINDS = (("chat", 60), ("stream", 20), ("embedding", 8), ("fallback", 6), ("failure", 6))
+_RESET_AT = "2026-12-01T00:00:00+00:00"
+
+
+def demo_calls(count: int, seed: int = 7) -> list[MockCall]:
+    """``count`` calls across the teams, keys, users and models above."""
+    rnd = random.Random(seed)
+    spend: dict[str, Decimal] = {}
+    calls = []
+    for _ in range(count):
+        team, team_alias, team_budget, keys, users = rnd.choice(TEAMS)
+        raw_key, key_alias, key_budget = rnd.choice(keys)
+        user = rnd.choice(users)
+        kind = rnd.choices([k for k, _ in _KINDS], [w for _, w in _KINDS])[0]
+        model = rnd.choices([m for m, _ in _MODELS], [w for _, w in _MODELS])[0]
+        # Spend as the proxy would have read it at auth time: it grows with traffic.
+        for subject in (raw_key, team, user):
+            spend[subject] = spend.get(subject, Decimal(0)) + Decimal("0.0005")
+        metadata: dict[str, object] = {
+            "user_api_key": hashlib.sha256(raw_key.encode()).hexdigest(),
+            "user_api_key_alias": key_alias,
+            "user_api_key_team_id": team,
+            "user_api_key_team_alias": team_alias,
+            "user_api_key_user_id": user,
+            "user_api_key_spend": float(spend[raw_key]),
+            "user_api_key_max_budget": key_budget,
+            "user_api_key_budget_reset_at": _RESET_AT,
+            "user_api_key_team_spend": float(spend[team]),
+            "user_api_key_team_max_budget": team_budget,
+            "user_api_key_user_spend": float(spend[user]),
+            "user_api_key_user_max_budget": None,
+        }
+        calls.append(
+            MockCall(
+                kind={"failure": "chat"}.get(kind, kind),
+                model="text-embedding-3-small" if kind == "embedding" else model,
+                metadata=metadata,
+                fail=kind == "failure",
+                delay_s=round(rnd.lognormvariate(-2.0, 0.6), 3),
+            )
+        )
+    return calls

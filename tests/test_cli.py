@@ -1,0 +1,170 @@
+"""The ``gatewaymetrics`` command, run as a subprocess as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gatewaymetrics.summary import histogram_quantile
+from tests.conftest import require_module
+from tests.integration.test_litellm_real import HOW
+from tests.promtools import exposition_values, free_port, http_get
+from tests.test_replay import EXAMPLES
+
+COMMAND = [sys.executable, "-m", "gatewaymetrics"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GATEWAYMETRICS_PROMETHEUS_PORT": "0", **(env or {})},
+    )  # fmt: skip
+
+
+def test_replay_reports_bad_lines_by_number_and_records_the_rest(tmp_path: Path) -> None:
+    good = EXAMPLES.read_text(encoding="utf-8").splitlines()[:3]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([good[0], "{broken", good[1], "[1, 2]", good[2]]) + "\n")
+    result = run("replay", str(path))
+    assert result.returncode == 0
+    assert result.stderr == (
+        f"gatewaymetrics: {path}:2: skipped, not JSON (JSONDecodeError)\n"
+        f'gatewaymetrics: {path}:4: skipped, not an object with a "kwargs" key\n'
+    )
+    assert result.stdout.splitlines()[0] == f"Replayed 3 payloads from {path}"
+    assert result.stdout.splitlines()[2] == "3 requests, 1 failed, 43 tokens, 0.0000172 USD"
+
+
+def test_replay_prints_the_exposition() -> None:
+    result = run("replay", str(EXAMPLES), "--exposition")
+    assert result.returncode == 0
+    values = exposition_values(result.stdout)
+    assert sum(v for k, v in values.items() if k[0] == "llm_requests_total") == 19.0
+
+
+def test_a_missing_file_is_a_one_line_error() -> None:
+    result = run("replay", "/nonexistent/payloads.jsonl")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "gatewaymetrics: invalid FILE: '/nonexistent/payloads.jsonl'; "
+        "allowed: a readable file (No such file or directory)\n"
+    )
+
+
+def test_usage_errors_exit_2_without_a_traceback() -> None:
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "gatewaymetrics: argument command: invalid choice: 'frobnicate'"
+    )
+    assert "Traceback" not in result.stderr
+    assert run("demo", "--calls", "0").stderr == "gatewaymetrics: --calls must be at least 1\n"
+
+
+def test_check_config_prints_the_effective_settings_and_catalog(tmp_path: Path) -> None:
+    path = tmp_path / "gm.toml"
+    path.write_text('backends = ["statsd"]\n[statsd]\ndialect = "graphite"\n', encoding="utf-8")
+    result = run("check-config", str(path))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "backends = ['statsd']"
+    assert "statsd = {host = '127.0.0.1', port = 8125, protocol = 'udp', dialect = 'graphite', " \
+        "prefix = 'llm'}" in lines  # fmt: skip
+    assert "  llm_requests_total counter [provider, requested_model, model, operation, team, " \
+        "team_alias, api_key, api_key_alias, user, status, error_type]" in lines  # fmt: skip
+
+
+def test_check_config_on_a_bad_file_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[statsd]\nport = "eighty"\n', encoding="utf-8")
+    result = run("check-config", str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "gatewaymetrics: invalid statsd.port: 'eighty'; allowed: an integer from 1 to 65535\n"
+    )
+
+
+def test_a_bad_environment_variable_is_a_config_error() -> None:
+    result = run("replay", str(EXAMPLES), env={"GATEWAYMETRICS_STATSD_DIALECT": "datadog"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("gatewaymetrics: invalid statsd.dialect: 'datadog'; allowed: ")
+
+
+def test_serve_answers_and_stops_on_sigterm() -> None:
+    port = free_port()
+    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ})  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert (
+            line == f"Serving http://127.0.0.1:{port}/metrics for this process; Ctrl-C to stop.\n"
+        )
+        assert b"# TYPE llm_requests_total counter" in http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.integration
+def test_demo_summary_equals_a_scrape_of_its_own_metrics() -> None:
+    require_module("litellm", HOW)
+    port = free_port()
+    env = {**os.environ, "GATEWAYMETRICS_PROMETHEUS_PORT": str(port),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # fmt: skip
+    process = subprocess.Popen(
+        [*COMMAND, "demo", "--calls", "40", "--serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        summary = []
+        for line in process.stdout:
+            summary.append(line.rstrip("\n"))
+            if line.startswith("Serving"):
+                break
+        values = exposition_values(http_get(f"http://127.0.0.1:{port}/metrics").decode())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert f"Metrics: http://127.0.0.1:{port}/metrics" in summary
+
+    def total(name: str, **match: str) -> float:
+        return sum(
+            v
+            for (n, labels), v in values.items()
+            if n == name and all(dict(labels).get(k) == x for k, x in match.items())
+        )
+
+    requests, failed = total("llm_requests_total"), total("llm_requests_total", status="failure")
+    tokens, spend = total("llm_tokens_total"), total("llm_spend_usd_total")
+    assert summary[0] == f"{requests:.0f} requests, {failed:.0f} failed, {tokens:.0f} tokens, " \
+        f"{spend:.7f} USD"  # fmt: skip
+    assert requests >= 40.0  # every call, plus the fallbacks' second attempts
+    rows = {
+        line.split()[0]: line.split()
+        for line in summary[4:]
+        if line and line[0].isalpha() and len(line.split()) == 11
+    }
+    assert rows, summary
+    for model, row in rows.items():
+        assert row[1] == f"{total('llm_requests_total', requested_model=model):.0f}"
+        by_bound: dict[float, float] = {}
+        for (name, labels), value in values.items():
+            found = dict(labels)
+            if name == "llm_request_duration_seconds_bucket" and found["requested_model"] == model:
+                bound = float(found["le"])
+                by_bound[bound] = by_bound.get(bound, 0.0) + value
+        p50 = histogram_quantile(0.5, sorted(by_bound.items()))
+        assert row[7] == ("-" if p50 is None else f"{p50:.3f}"), (model, row)
+
+
+def test_demo_payload_file_is_json_lines() -> None:
+    for line in EXAMPLES.read_text(encoding="utf-8").splitlines():
+        assert set(json.loads(line)) >= {"kwargs", "hook"}
