@@ -16,9 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from starlette.testclient import TestClient
-
 from examples.gateway.app import (
     CHAT_PATH,
     EMBEDDINGS_PATH,
@@ -28,6 +25,9 @@ from examples.gateway.app import (
     create_app,
     stub_upstream,
 )
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
 from gatewaymetrics import Pipeline, fingerprint
 from gatewaymetrics.backends.memory import MemoryBackend
 
