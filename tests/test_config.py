@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatewaymetrics import GatewayMetricsError, LabelSettings, Settings
 from gatewaymetrics.backends.memory import MemoryBackend
@@ -121,3 +125,43 @@ def test_build_pipeline_serves_prometheus_and_refuses_a_busy_port() -> None:
         assert info.value.key == "prometheus.port"
     finally:
         pipeline.close()
+
+
+def test_duration_buckets_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_text("duration_buckets = [0.5, 1, 2.5]\n", encoding="utf-8")
+    assert load_config(path, environ={}).settings.duration_buckets == (0.5, 1.0, 2.5)
+    config = load_config(environ={"GATEWAYMETRICS_DURATION_BUCKETS": "0.1, 1"})
+    assert config.settings.duration_buckets == (0.1, 1.0)
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_DURATION_BUCKETS": "1, 0.5"})
+    assert info.value.key == "duration_buckets"
+
+
+toml_values = st.recursive(
+    st.one_of(st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),
+              st.text(max_size=12)),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=8), children, max_size=3)),
+    max_leaves=8,
+)  # fmt: skip
+known_keys = st.sampled_from(
+    ["backends", "prefix", "series_cap", "duration_buckets", "labels", "prometheus", "statsd",
+     "opt_in", "custom", "port", "host", "dialect", "protocol", "timeout", "identity"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.one_of(known_keys, st.text(max_size=8)), toml_values, max_size=5))
+def test_any_toml_document_builds_or_raises_a_config_error(document: dict[str, Any]) -> None:
+    try:
+        text = tomli_w.dumps(document)
+    except (TypeError, ValueError):  # not representable as TOML: nothing to load
+        return
+    path = Path(tempfile.mkdtemp()) / "gm.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        config = load_config(path, environ={})
+    except GatewayMetricsError:
+        return
+    assert isinstance(config, Config)

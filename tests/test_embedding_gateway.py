@@ -119,12 +119,13 @@ def drive(client: TestClient) -> None:
     for path, headers, body, status in steps:
         response = client.post(path, headers=headers, json=body)
         assert response.status_code == status, (path, body, response.text)
-    answer = client.post(CHAT_PATH, headers=auth(ALICE), json=chat("x"))  # the shape, once
+    # 13. alice repeats call 1 (the same series twice: a float doubling stays exact)
+    answer = client.post(CHAT_PATH, headers=auth(ALICE), json=chat("one two three"))
     assert answer.status_code == 200
-    assert answer.json()["usage"] == {"prompt_tokens": 1, "completion_tokens": 5, "total_tokens": 6}
+    assert answer.json()["model"] == "chat-small"
+    assert answer.json()["usage"] == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
 
 
-# One more alice chat-small call after the table: 1 + 5 tokens, 0.0005 + 0.0075 = 0.0080.
 # (metric, labels, exact value) after the scenario. Sums over every series that has
 # these labels; for histograms the _count and _sum of the matching series.
 EXPECTED: list[tuple[str, dict[str, str], Decimal]] = [
@@ -160,27 +161,27 @@ EXPECTED: list[tuple[str, dict[str, str], Decimal]] = [
     ),
     ("llm_requests_total", {"operation": "embeddings"}, Decimal(3)),
     ("llm_requests_total", {"provider": "stub", "requested_model": "broken"}, Decimal(1)),
-    # tokens: team-a input 3 + 3 + 7 + 2 + 4 + 1, output 5 + 5 + 5 + 5; team-b 4 and 5
-    ("llm_tokens_total", {"team": "team-a", "token_type": "input"}, Decimal(20)),
+    # tokens: team-a input 3 + 3 + 7 + 2 + 4 + 3, output 5 + 5 + 5 + 5; team-b 4 and 5
+    ("llm_tokens_total", {"team": "team-a", "token_type": "input"}, Decimal(22)),
     ("llm_tokens_total", {"team": "team-a", "token_type": "output"}, Decimal(20)),
     ("llm_tokens_total", {"team": "team-b", "token_type": "input"}, Decimal(4)),
     ("llm_tokens_total", {"team": "team-b", "token_type": "output"}, Decimal(5)),
     ("llm_tokens_total", {"model": "embed-small", "token_type": "input"}, Decimal(7)),
     ("llm_tokens_total", {"model": "embed-small", "token_type": "output"}, Decimal(0)),
     # spend: known costs only, exact sums of the price table
-    ("llm_spend_usd_total", {}, Decimal("0.03764")),
-    ("llm_spend_usd_total", {"team": "team-a"}, Decimal("0.02814")),
+    ("llm_spend_usd_total", {}, Decimal("0.03864")),
+    ("llm_spend_usd_total", {"team": "team-a"}, Decimal("0.02914")),
     ("llm_spend_usd_total", {"team": "team-b"}, Decimal("0.0095")),
-    ("llm_spend_usd_total", {"api_key": fp(ALICE)}, Decimal("0.01706")),
+    ("llm_spend_usd_total", {"api_key": fp(ALICE)}, Decimal("0.01806")),
     ("llm_spend_usd_total", {"api_key": fp(BOB)}, Decimal("0.01108")),
     ("llm_spend_usd_total", {"user": "bob", "model": "embed-small"}, Decimal("0.00008")),
     ("llm_spend_usd_total", {"model": "mystery-model"}, Decimal(0)),
     ("llm_unpriced_requests_total", {}, Decimal(1)),
     ("llm_unpriced_requests_total", {"user": "bob", "model": "mystery-model"}, Decimal(1)),
     # budgets: spend after each key's last call
-    ("llm_budget_spend_usd", {"scope": "api_key", "subject": fp(ALICE)}, Decimal("0.01706")),
+    ("llm_budget_spend_usd", {"scope": "api_key", "subject": fp(ALICE)}, Decimal("0.01806")),
     ("llm_budget_limit_usd", {"subject": fp(ALICE), "alias": "alice-laptop"}, Decimal("1.00")),
-    ("llm_budget_remaining_usd", {"subject": fp(ALICE)}, Decimal("0.98294")),
+    ("llm_budget_remaining_usd", {"subject": fp(ALICE)}, Decimal("0.98194")),
     ("llm_budget_spend_usd", {"subject": fp(BOB), "alias": ""}, Decimal("0.01108")),
     ("llm_budget_spend_usd", {"subject": fp(CAROL), "alias": "carol-ci"}, Decimal("0.0095")),
     ("llm_budget_limit_usd", {"subject": fp(CAROL)}, Decimal("0.001")),
@@ -191,14 +192,10 @@ EXPECTED: list[tuple[str, dict[str, str], Decimal]] = [
     ("llm_request_duration_seconds_sum", {}, Decimal("2.0")),
     ("llm_request_duration_seconds_count", {"operation": "embeddings"}, Decimal(3)),
     ("llm_request_duration_seconds_sum", {"operation": "embeddings"}, Decimal("0.25")),
-    ("llm_request_duration_seconds_sum", {"error_type": "", "status": ""}, Decimal(0)),
     ("llm_upstream_duration_seconds_count", {}, Decimal(9)),
     ("llm_upstream_duration_seconds_sum", {}, Decimal("2.0")),
     ("llm_upstream_duration_seconds_count", {"team": "team-b"}, Decimal(1)),
 ]
-# status and error_type are not histogram labels: that row would read nothing.
-EXPECTED = [row for row in EXPECTED if "status" not in row[1] or "seconds" not in row[0]]
-
 # Series that must not exist.
 ABSENT: list[tuple[str, dict[str, str]]] = [
     ("llm_budget_limit_usd", {"subject": fp(BOB)}),  # unlimited: no limit series
@@ -281,7 +278,7 @@ def memory_reader(backend: MemoryBackend) -> Reader:
         for suffix in ("_count", "_sum"):
             if name.endswith(suffix) and name.removesuffix(suffix).endswith("_seconds"):
                 histogram = name.removesuffix(suffix)
-                if not backend.series(histogram) or not _matches(backend, histogram, labels):
+                if not _matches(backend, histogram, labels):
                     return []
                 merged = backend.histogram(histogram, **labels)
                 return [Decimal(merged.count) if suffix == "_count" else merged.sum]
@@ -293,8 +290,9 @@ def memory_reader(backend: MemoryBackend) -> Reader:
 
 
 def _matches(backend: MemoryBackend, name: str, labels: Mapping[str, str]) -> bool:
-    """Whether any series of ``name`` has these labels (unknown label names raise)."""
-    backend.sum(name, **labels)
+    """Whether any series of ``name`` has these labels (a label name it lacks fails)."""
+    unknown = set(labels) - set(backend.metric(name).label_names)
+    assert not unknown, (name, unknown)
     return any(
         all(series.get(k) == v for k, v in labels.items()) for series in backend.series(name)
     )
@@ -312,7 +310,7 @@ def test_injected_memory_pipeline_gives_the_same_exact_numbers() -> None:
         assert client.get("/metrics").status_code == 404  # no Prometheus backend, no route
     check(memory_reader(backend))
     # the memory backend's own queries, for the reader of this test
-    assert backend.exact_sum("llm_spend_usd_total", team="team-a") == Decimal("0.02814")
+    assert backend.exact_sum("llm_spend_usd_total", team="team-a") == Decimal("0.02914")
     assert backend.sum("llm_requests_total", status="failure", error_type="auth") == 2
     assert backend.exact(
         "llm_budget_remaining_usd", scope="api_key", subject=fp(CAROL), alias="carol-ci"
@@ -346,3 +344,39 @@ def test_only_a_bearer_key_authenticates(header: str, status: int) -> None:
     assert response.status_code == status
     team = "team-a" if status == 200 else ""
     assert backend.sum("llm_requests_total", team=team) == 1
+
+
+@pytest.mark.parametrize("raw", ["0" * 64, f"Bearer {ALICE}", f" {ALICE}"])
+def test_a_key_that_fingerprint_would_not_hash_is_refused(raw: str) -> None:
+    # fingerprint() keeps 64-hex values and strips "Bearer " and spaces: such a key
+    # would be shown as it is, or share its fingerprint with another one.
+    with pytest.raises(ValueError, match="api key"):
+        create_app(pipeline=Pipeline([MemoryBackend()]), keys={raw: KEYS[BOB]})
+
+
+@pytest.mark.parametrize(
+    ("exception", "status", "error_type"),
+    [
+        (TimeoutError(), 504, "timeout"),
+        (ConnectionRefusedError(), 502, "other"),
+        (RuntimeError("boom sk-test-bob-0002"), 502, "other"),
+    ],
+)
+def test_any_upstream_exception_is_a_recorded_failure(
+    exception: Exception, status: int, error_type: str
+) -> None:
+    async def failing(path: str, body: dict[str, Any], headers: Mapping[str, str]) -> Any:
+        raise exception
+
+    backend = MemoryBackend()
+    app = create_app(pipeline=Pipeline([backend]), upstream=failing, keys=KEYS, prices=PRICES)
+    with TestClient(app) as client:
+        response = client.post(CHAT_PATH, headers=auth(BOB), json=chat("hi"))
+    assert response.status_code == status
+    assert "boom" not in response.text
+    assert backend.sum("llm_requests_total", status="failure", error_type=error_type) == 1
+    assert backend.sum("llm_requests_total", model="chat-small", user="bob") == 1
+    assert backend.series("llm_spend_usd_total") == []
+    assert backend.exact(
+        "llm_budget_spend_usd", scope="api_key", subject=fp(BOB), alias=""
+    ) == Decimal(0)

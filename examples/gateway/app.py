@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -235,6 +236,11 @@ def _bearer(header: str | None) -> str | None:
     return token.strip() or None
 
 
+def _sha256(token: str) -> str:
+    """The key's fingerprint: for every key the table accepts, ``fingerprint(key)``."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _count(value: object) -> int:
     """A token count from the upstream's JSON; anything but a non-negative int is 0."""
     return value if type(value) is int and value >= 0 else 0
@@ -297,9 +303,11 @@ class _Gateway:
         self._prices = dict(prices)
         self._keys: dict[str, _Key] = {}
         for raw, account in keys.items():
-            digest = fingerprint(raw)
-            if digest is None:
-                raise ValueError("an api key must be a non-empty string")
+            digest = _sha256(raw)
+            # fingerprint() keeps a 64-hex value as it is and strips "Bearer " and white
+            # space: such a key would show up verbatim in /metrics. Refuse it here.
+            if fingerprint(raw) != digest:
+                raise ValueError("an api key must not be 64 hex chars, nor padded or prefixed")
             self._keys[digest] = _Key(fingerprint=digest, account=account)
         self._spend: dict[str, Decimal] = dict.fromkeys(self._keys, Decimal(0))
 
@@ -316,7 +324,10 @@ class _Gateway:
         call = _Call(operation=operation, started_at=self._now(), call_id=uuid.uuid4().hex)
 
         token = _bearer(request.headers.get("authorization"))
-        key = self._keys.get(fingerprint(token) or "") if token else None
+        # Look up by our own sha256, not by fingerprint(): fingerprint() passes a 64-hex
+        # token through unchanged, so a client sending a fingerprint it scraped from
+        # /metrics would be taken for the key's owner.
+        key = self._keys.get(_sha256(token)) if token else None
         if key is None:  # no series for the fingerprints of keys we do not know
             self._record(call, error=ErrorInfo(category=ErrorCategory.AUTH, status_code=401))
             return _error(401, "invalid_request_error", "Invalid API key.")

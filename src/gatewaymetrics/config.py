@@ -5,6 +5,7 @@ environment wins), checked at start-up, and the one way to build a pipeline from
     backends = ["prometheus", "statsd"]
     prefix = "llm_"
     series_cap = 10000
+    duration_buckets = [0.1, 0.5, 1, 5, 30]   # seconds; default: 0.01 doubling to 327.68
 
     [labels]
     opt_in = ["end_user"]
@@ -93,6 +94,19 @@ def _names(key: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _buckets(key: str, value: object) -> tuple[float, ...]:
+    if isinstance(value, str):
+        try:
+            value = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise GatewayMetricsError(key, value, "numbers, comma separated") from None
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise GatewayMetricsError(key, value, "a list of numbers (seconds)")
+    return tuple(float(v) for v in value)
+
+
 def _choice(*allowed: str) -> Callable[[str, object], str]:
     def parse(key: str, value: object) -> str:
         if value not in allowed:
@@ -142,6 +156,7 @@ _SCHEMA: Mapping[str, Callable[[str, object], Any]] = {
     "prefix": _text,
     "naming": _text,
     "series_cap": _integer(1, 10_000_000),
+    "duration_buckets": _buckets,
     "labels.identity": _names,
     "labels.opt_in": _names,
     "labels.custom": _custom,
@@ -239,7 +254,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         return {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith(f"{name}.")}
 
     labels = LabelSettings(**section("labels"))
-    top = {k: v for k, v in values.items() if k in ("prefix", "naming", "series_cap")}
+    top = {
+        k: v
+        for k, v in values.items()
+        if k in ("prefix", "naming", "series_cap", "duration_buckets")
+    }
     return Config(
         settings=Settings(labels=labels, **top),
         backends=values.get("backends", ("prometheus",)),
