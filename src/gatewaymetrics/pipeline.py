@@ -17,6 +17,7 @@ from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.labels import OTHER
 from gatewaymetrics.core.litellm_payload import parse_litellm
 from gatewaymetrics.core.measure import (
+    budget_labels,
     measure_budget,
     measure_call,
     measure_fallback,
@@ -51,6 +52,7 @@ class Pipeline:
         self._lock = threading.Lock()  # guards _seen and _budgets; never held during I/O
         self._seen: dict[Metric, set[tuple[str, ...]]] = {}
         self._budgets: dict[tuple[BudgetScope, str], BudgetSnapshot] = {}
+        self._budget_labels: dict[tuple[BudgetScope, str, str | None], tuple[str, ...]] = {}
         self._closed = False
         metrics = tuple(self.plan.metrics.values())
         self._self_metrics = frozenset(m for m in metrics if m.spec.self_metric)
@@ -100,7 +102,7 @@ class Pipeline:
                 accepted, overflowed = self._accept_budgets(event.budgets)
                 samples += [self._budget_overflow] * overflowed
             for snapshot in accepted:
-                samples += measure_budget(snapshot, self.plan)
+                samples += measure_budget(snapshot, self.plan, self._labels_of(snapshot))
             self._fan_out(self._guard(samples))
             for snapshot in accepted:
                 self._settle(snapshot)
@@ -155,6 +157,16 @@ class Pipeline:
                 self._budgets[subject] = snapshot
                 accepted.append(snapshot)
         return accepted, overflowed
+
+    def _labels_of(self, snapshot: BudgetSnapshot) -> tuple[str, ...]:
+        """A budget's rendered labels, kept per subject (bounded like the subjects)."""
+        key = (snapshot.scope, snapshot.subject, snapshot.alias)
+        labels = self._budget_labels.get(key)
+        if labels is None:
+            if len(self._budget_labels) >= self._cap:
+                self._budget_labels.clear()
+            labels = self._budget_labels[key] = budget_labels(snapshot, self.plan)
+        return labels
 
     def _settle(self, applied: BudgetSnapshot) -> None:
         """After a budget's gauges were set, set them again if a newer snapshot for the

@@ -7,6 +7,7 @@ value, which may be a credential or personal data.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -273,6 +274,13 @@ def as_money(value: object, name: str, problems: Problems) -> Decimal | None:
     return amount
 
 
+@functools.lru_cache(maxsize=256)
+def _iso_seconds(text: str) -> float:
+    """An ISO 8601 time as epoch seconds. Memoised (a pure function): a budget's reset
+    time arrives as the same string on every call of its period."""
+    return datetime.fromisoformat(text).timestamp()
+
+
 def as_time(value: object, name: str, problems: Problems) -> float | None:
     """Epoch seconds from a float, an int, a datetime (naive ones are local time, as
     LiteLLM makes them) or an ISO 8601 string (captured, replayed payloads)."""
@@ -290,7 +298,7 @@ def as_time(value: object, name: str, problems: Problems) -> float | None:
             try:
                 seconds = float(value)
             except ValueError:
-                seconds = datetime.fromisoformat(value.strip()).timestamp()
+                seconds = _iso_seconds(value.strip())
     except (ValueError, OverflowError, OSError):
         seconds = None
     if seconds is None or not math.isfinite(seconds):

@@ -13,6 +13,7 @@ from gatewaymetrics.core.records import BudgetSnapshot, CallRecord, Problem, Sta
 from gatewaymetrics.core.samples import Number, Sample
 
 __all__ = [
+    "budget_labels",
     "measure_budget",
     "measure_call",
     "measure_fallback",
@@ -65,10 +66,19 @@ def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
     return out
 
 
-def measure_budget(snapshot: BudgetSnapshot, plan: Plan) -> list[Sample]:
+def budget_labels(snapshot: BudgetSnapshot, plan: Plan) -> tuple[str, ...]:
+    """The rendered (scope, subject, alias) labels of a budget's gauges."""
+    return plan.render((snapshot.scope.value, snapshot.subject, snapshot.alias))
+
+
+def measure_budget(
+    snapshot: BudgetSnapshot, plan: Plan, own: tuple[str, ...] | None = None
+) -> list[Sample]:
     """Limit, spend and remaining gauges; limit and remaining are removed (value None)
-    for an unlimited budget, never set to infinity."""
-    own = plan.render((snapshot.scope.value, snapshot.subject, snapshot.alias))
+    for an unlimited budget, never set to infinity. ``own``: the labels from
+    :func:`budget_labels`, when the caller kept them."""
+    if own is None:
+        own = budget_labels(snapshot, plan)
     metrics = plan.metrics
     return [
         Sample(metrics[key], plan.labels(key, (), own), value)
