@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict examples/gateway
 
 pytest: $(STAMP) tools statsd
 	$(BIN)/pytest

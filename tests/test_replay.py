@@ -63,7 +63,8 @@ def test_the_command_prints_the_summary_table() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"Replayed 19 payloads from {EXAMPLES}"
     rows = {line.split()[0]: line.split()[1:6] for line in lines if line.startswith("gpt-4o-mini ")}
-    assert rows == {"gpt-4o-mini": ["10", "3", "68", "108", "0.0000750"]}
+    assert rows == {"gpt-4o-mini": ["10", "30.0%", "68", "108", "0.0000750"]}
+    assert lines[2] == "19 requests, 5 failed, 366 tokens, 0.0010802 USD"
     assert "Budgets" in lines
     assert result.stderr == ""
 
@@ -75,4 +76,7 @@ def test_the_command_fails_cleanly_on_a_missing_file(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr == f"gatewaymetrics: cannot read {missing}: No such file or directory\n"
+    assert result.stderr == (
+        f"gatewaymetrics: invalid FILE: '{missing}'; "
+        "allowed: a readable file (No such file or directory)\n"
+    )
