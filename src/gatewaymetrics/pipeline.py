@@ -185,6 +185,13 @@ class Pipeline:
     def _guard(self, samples: list[Sample]) -> list[Sample]:
         """Apply the per-metric series cap: a new label set beyond the cap folds into
         the ``_other`` series (counters, histograms) or is dropped (gauges)."""
+        seen_by_metric = self._seen
+        for metric, labels, _ in samples:  # the common case: every series is known
+            seen = seen_by_metric.get(metric)
+            if seen is None or labels not in seen:
+                break
+        else:
+            return samples
         out: list[Sample] = []
         overflow: list[Sample] = []
         for sample in samples:

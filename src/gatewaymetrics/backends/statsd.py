@@ -30,8 +30,8 @@ from typing import Literal, Protocol, runtime_checkable
 from gatewaymetrics.backends.statsd_lines import (
     DIALECTS,
     Dialect,
+    format_number,
     pack,
-    series_lines,
     series_parts,
 )
 from gatewaymetrics.core.catalog import MetricKind
@@ -255,7 +255,16 @@ class StatsdBackend:
             if parts is None:
                 parts = self._prepare(metric, labels)
             head, suffix, kind, scale = parts
-            lines += series_lines(head, suffix, float(value) * scale if scale else value, kind)
+            number = format_number(float(value) * scale if scale else value)
+            if kind == "g" and number[0] == "-":  # StatsD reads a signed gauge as a change
+                lines.append(f"{head}:0|g{suffix}")
+            lines.append(f"{head}:{number}|{kind}{suffix}")
+        if not lines:
+            return
+        packet = "\n".join(lines)
+        if len(packet) <= self.max_packet_size:  # the usual case: one event, one packet
+            self._transport.send(packet)
+            return
         for packet in pack(lines, self.max_packet_size):
             self._transport.send(packet)
 
