@@ -14,7 +14,7 @@ STATSD_PKG := statsd@0.9.0
 STATSD_PREFIX := .tools/statsd
 STATSD_JS := $(STATSD_PREFIX)/node_modules/statsd/stats.js
 
-.PHONY: demo test lint typecheck pytest venv tools statsd clean
+.PHONY: demo test lint typecheck pytest venv tools statsd bench clean
 
 demo: $(STAMP)
 	$(BIN)/gatewaymetrics demo
@@ -39,6 +39,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $@
+
+# Benchmarks (not part of make test: they print figures, they do not pass or fail).
+bench: $(STAMP) statsd
+	$(BIN)/python benchmarks/core_overhead.py
+	$(BIN)/python benchmarks/prometheus_overhead.py
+	$(BIN)/python benchmarks/statsd_overhead.py
 
 # Real servers for the integration tests: Debian's prometheus (promtool, prometheus).
 # Without root this only warns; the tests then skip, except under CI=true, where they fail.

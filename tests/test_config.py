@@ -165,3 +165,25 @@ def test_any_toml_document_builds_or_raises_a_config_error(document: dict[str, A
     except GatewayMetricsError:
         return
     assert isinstance(config, Config)
+
+
+def test_per_metric_include_and_exclude(tmp_path: Path) -> None:
+    path = tmp_path / "labels.toml"
+    path.write_text(
+        '[labels]\nopt_in = ["stream"]\n[labels.include]\nrequests = ["end_user"]\n'
+        '[labels.exclude]\ntokens = ["user", "stream"]\n',
+        encoding="utf-8",
+    )
+    labels = load_config(path, environ={}).settings.labels
+    assert labels.include == (("requests", ("end_user",)),)
+    assert labels.exclude == (("tokens", ("user", "stream")),)
+    from_env = load_config(environ={"GATEWAYMETRICS_LABELS_EXCLUDE": "requests:error_type+team"})
+    assert from_env.settings.labels.exclude == (("requests", ("error_type", "team")),)
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_LABELS_INCLUDE": "requests:colour"})
+    assert info.value.key == "labels.include.requests"
+
+
+def test_multiprocess_dir_key() -> None:
+    config = load_config(environ={"GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS_DIR": "/run/gm"})
+    assert config.prometheus == PrometheusConfig(multiprocess_dir="/run/gm")

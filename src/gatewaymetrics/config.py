@@ -11,9 +11,13 @@ environment wins), checked at start-up, and the one way to build a pipeline from
     opt_in = ["end_user"]
     custom = { app = "requester_metadata.app" }
 
+    [labels.exclude]
+    requests = ["error_type"]
+
     [prometheus]
     host = "127.0.0.1"
     port = 9464            # 0: no own server (mount the app on the gateway instead)
+    multiprocess_dir = "/run/gatewaymetrics"   # or PROMETHEUS_MULTIPROC_DIR
 
     [statsd]
     host = "127.0.0.1"
@@ -142,6 +146,24 @@ def _custom(key: str, value: object) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in value.items())
 
 
+def _per_metric(key: str, value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{requests = ["end_user"]}`` in TOML; ``requests:end_user+stream,tokens:user``
+    in the environment."""
+    if isinstance(value, str):
+        table: dict[str, object] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            metric, sep, labels = item.partition(":")
+            if not sep:
+                raise GatewayMetricsError(key, item, "metric:label+label pairs, comma separated")
+            table[metric.strip()] = [label.strip() for label in labels.split("+") if label.strip()]
+        value = table
+    if not isinstance(value, Mapping):
+        raise GatewayMetricsError(key, value, "a table of metric key = list of label names")
+    return tuple(
+        (str(metric), _names(f"{key}.{metric}", labels)) for metric, labels in value.items()
+    )
+
+
 def _flag(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -160,11 +182,14 @@ _SCHEMA: Mapping[str, Callable[[str, object], Any]] = {
     "labels.identity": _names,
     "labels.opt_in": _names,
     "labels.custom": _custom,
+    "labels.include": _per_metric,
+    "labels.exclude": _per_metric,
     "labels.api_key": _choice("fingerprint", "alias", "drop"),
     "labels.max_value_length": _integer(1, 4096),
     "prometheus.host": _text,
     "prometheus.port": _integer(0, 65535),
     "prometheus.multiprocess": _flag,
+    "prometheus.multiprocess_dir": _text,
     "statsd.host": _text,
     "statsd.port": _integer(1, 65535),
     "statsd.protocol": _choice("udp", "tcp"),
@@ -181,6 +206,7 @@ class PrometheusConfig:
     host: str = "127.0.0.1"
     port: int = 9464
     multiprocess: bool | None = None
+    multiprocess_dir: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -288,6 +314,10 @@ def build_pipeline(
 
             backends.append(MemoryBackend())
         elif name == "prometheus":
+            directory = config.prometheus.multiprocess_dir
+            if directory is not None:
+                # prometheus_client reads it once, on import: effective only before that.
+                os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", directory)
             try:
                 from prometheus_client import CollectorRegistry
 

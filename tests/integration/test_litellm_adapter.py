@@ -278,3 +278,17 @@ def test_a_fallback_success_sharing_the_call_id_is_its_own_attempt() -> None:
     logger.log_failure_event(primary, None, None, None)  # a second report of the failure
     assert backend.sum("llm_requests_total", status="failure") == 1.0
     assert backend.sum("llm_requests_total", status="success") == 1.0
+
+
+def test_a_cache_hit_is_counted_as_one(recorder: tuple[Any, MemoryBackend]) -> None:
+    require_module("fastapi", "install the LiteLLM proxy's dependencies: make test does")
+    _, backend = recorder
+    litellm.cache = litellm.Cache(type="local")
+    for _ in range(2):
+        litellm.completion(model="gpt-4o-mini", messages=MESSAGES, mock_response="Cached",
+                           caching=True)  # fmt: skip
+    wait_requests(backend, 2)
+    assert backend.sum("llm_requests_total", status="success") == 2.0
+    assert backend.sum("llm_cache_hits_total") == 1.0
+    # The cache answered for free: spend counts the first call only.
+    assert backend.exact_sum("llm_spend_usd_total") == Decimal("0.0000135")
