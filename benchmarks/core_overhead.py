@@ -11,17 +11,13 @@ and the ratios b/a and c/a, measured in the same run so machine noise cancels ou
 
 from __future__ import annotations
 
-import json
-import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+
+from timing import median_us, proxy_payload
 
 from gatewaymetrics import Metric, Pipeline, Sample, parse_litellm
 from gatewaymetrics.backends.memory import MemoryBackend
-
-PAYLOADS = Path(__file__).resolve().parent.parent / "examples" / "litellm_payloads.jsonl"
 
 
 class NullBackend:
@@ -37,20 +33,8 @@ class NullBackend:
         pass
 
 
-def median_us(run: Callable[[], None], events: int, repeats: int = 7) -> float:
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(events):
-            run()
-        timings.append((time.perf_counter() - start) / events * 1e6)
-    return statistics.median(timings)
-
-
 def main(events: int = 2000) -> None:
-    lines = [json.loads(line) for line in PAYLOADS.read_text(encoding="utf-8").splitlines()]
-    payload = next(p for p in lines if p["scenario"] == "proxy_metadata")
-    kwargs, response = payload["kwargs"], payload["response_obj"]
+    kwargs, response, _, _ = proxy_payload()
     null = Pipeline([NullBackend()])
     memory = Pipeline([MemoryBackend()])
 

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime as dt
 import gc
-import json
 import logging
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,23 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
+from timing import REPEATS, median_us, proxy_payload
 
 from gatewaymetrics import Metric, Pipeline, Sample, Settings
 from gatewaymetrics.backends.prometheus import PrometheusBackend
-
-PAYLOADS = Path(__file__).resolve().parent.parent / "examples" / "litellm_payloads.jsonl"
-REPEATS = 7
-
-
-def median_us(run: Callable[[], object], events: int) -> float:
-    timings = []
-    for _ in range(REPEATS):
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(events):
-            run()
-        timings.append((time.perf_counter() - start) / events * 1e6)
-    return statistics.median(timings)
 
 
 class Recorder:
@@ -68,14 +52,6 @@ class Recorder:
 
     def close(self) -> None:
         pass
-
-
-def load_payload() -> tuple[dict[str, Any], Any, dt.datetime, dt.datetime]:
-    lines = [json.loads(line) for line in PAYLOADS.read_text(encoding="utf-8").splitlines()]
-    payload = next(p for p in lines if p["scenario"] == "proxy_metadata")
-    start = dt.datetime.fromisoformat(payload["start_time"])
-    end = dt.datetime.fromisoformat(payload["end_time"])
-    return payload["kwargs"], payload["response_obj"], start, end
 
 
 def floor_updates(kwargs: dict[str, Any], response: Any) -> list[Callable[[], None]]:
@@ -112,7 +88,7 @@ def litellm_logger() -> tuple[Callable[[], object] | None, str]:
         logger = PrometheusLogger()
     except Exception as exc:
         return None, f"PrometheusLogger() failed: {type(exc).__name__}: {exc}"
-    kwargs, response, start, end = load_payload()
+    kwargs, response, start, end = proxy_payload()
     loop = asyncio.new_event_loop()
 
     def run() -> object:
@@ -138,7 +114,7 @@ def series_cost(series: int = 10_000) -> tuple[float, float, int]:
     before = resident_kib()
     backend = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([backend], Settings(series_cap=series))
-    kwargs, _, _, _ = load_payload()
+    kwargs, _, _, _ = proxy_payload()
     slo = kwargs["standard_logging_object"]
     # One llm_requests_total series per user and nothing else: no tokens, a known zero
     # cost, no timings.
@@ -169,7 +145,7 @@ def series_cost(series: int = 10_000) -> tuple[float, float, int]:
 
 
 def main(events: int = 2000) -> None:
-    kwargs, response, start, end = load_payload()
+    kwargs, response, start, end = proxy_payload()
     backend = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([backend])
 

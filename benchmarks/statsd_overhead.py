@@ -18,14 +18,11 @@ Prints (a)/(c) (target <= 1.5), (a)/(d), and the packets one event takes (target
 
 from __future__ import annotations
 
-import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import statsd
+from timing import REPEATS, median_us, proxy_payload
 
 from gatewaymetrics import Pipeline, parse_litellm
 from gatewaymetrics.backends.statsd import StatsdBackend
@@ -33,8 +30,6 @@ from gatewaymetrics.backends.statsd import StatsdBackend
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.statsd_daemon import statsd_daemon  # noqa: E402  # the harness starts the daemon
-
-REPEATS = 7
 
 
 class Recording:
@@ -50,20 +45,9 @@ class Recording:
         pass
 
 
-def median_us(run: Callable[[], object], events: int) -> float:
-    timings = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(events):
-            run()
-        timings.append((time.perf_counter() - start) / events * 1e6)
-    return statistics.median(timings)
-
-
 def main(events: int = 2000) -> None:
-    lines = [json.loads(line) for line in (ROOT / "examples" / "litellm_payloads.jsonl").open()]
-    payload = next(p for p in lines if p["scenario"] == "proxy_metadata")
-    event = parse_litellm(payload["kwargs"], payload["response_obj"], failed=False)
+    kwargs, response, _, _ = proxy_payload()
+    event = parse_litellm(kwargs, response, failed=False)
 
     recording = Recording()
     Pipeline([StatsdBackend(client=recording, max_packet_size=8192)]).record(event)
