@@ -12,8 +12,8 @@ PUBLIC = [
     "Backend", "BudgetScope", "BudgetSnapshot", "CallEvent", "CallRecord", "Catalog",
     "ErrorCategory", "ErrorInfo", "GatewayMetricsError", "LabelSettings", "Metric",
     "MetricKind", "MetricSpec", "Operation", "Pipeline", "Principal", "Problem", "Sample",
-    "Settings", "Status", "TokenUsage", "__version__", "build_catalog", "fingerprint",
-    "parse_litellm",
+    "Settings", "Status", "TokenUsage", "__version__", "build_catalog", "classify",
+    "fingerprint", "hash_key", "parse_litellm",
 ]  # fmt: skip
 
 

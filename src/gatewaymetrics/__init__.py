@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from gatewaymetrics.core.catalog import Catalog, MetricKind, MetricSpec, build_catalog
+from gatewaymetrics.core.error_taxonomy import classify
 from gatewaymetrics.core.litellm_payload import parse_litellm
 from gatewaymetrics.core.records import (
     BudgetScope,
@@ -23,7 +24,7 @@ from gatewaymetrics.core.records import (
     Status,
     TokenUsage,
 )
-from gatewaymetrics.core.secrets import fingerprint
+from gatewaymetrics.core.secrets import fingerprint, hash_key
 from gatewaymetrics.core.settings import LabelSettings, Settings
 from gatewaymetrics.errors import GatewayMetricsError
 from gatewaymetrics.pipeline import Pipeline
@@ -58,6 +59,8 @@ __all__ = [
     "TokenUsage",
     "__version__",
     "build_catalog",
+    "classify",
     "fingerprint",
+    "hash_key",
     "parse_litellm",
 ]

@@ -85,6 +85,10 @@ def test_typos_fail_loudly(backend_and_plan: tuple[MemoryBackend, Plan]) -> None
         backend.value("llm_requests_total", model="a")
     with pytest.raises(ValueError, match="is a counter, not a histogram"):
         backend.histogram("llm_requests_total")
+    with pytest.raises(ValueError, match="is a histogram: use histogram"):
+        backend.sum("llm_request_duration_seconds")
+    with pytest.raises(ValueError, match="is a histogram: use histogram"):
+        backend.value("llm_request_duration_seconds", model="a")
 
 
 def test_snapshot_is_an_immutable_sorted_copy(backend_and_plan: tuple[MemoryBackend, Plan]) -> None:

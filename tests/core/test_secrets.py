@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatewaymetrics.core.secrets import fingerprint, is_fingerprint
+from gatewaymetrics.core.secrets import fingerprint, hash_key, is_fingerprint
 
 SHA_OF_SK_1 = hashlib.sha256(b"sk-1").hexdigest()
 
@@ -47,3 +47,11 @@ def test_a_raw_key_never_survives(token: str) -> None:
     result = fingerprint(token)
     assert result is not None
     assert token.strip() not in result
+
+
+def test_hash_key_always_hashes_what_a_gateway_received() -> None:
+    assert hash_key("sk-1") == SHA_OF_SK_1
+    assert hash_key("Bearer sk-1") == SHA_OF_SK_1
+    # A key that looks like a fingerprint is still hashed: no pass-through, no match
+    # for a fingerprint scraped from /metrics.
+    assert hash_key(SHA_OF_SK_1) == hashlib.sha256(SHA_OF_SK_1.encode()).hexdigest()

@@ -151,6 +151,8 @@ class MemoryBackend:
     def exact(self, name: str, **labels: str) -> Decimal:
         """The exact value of one series (all its labels given); 0 if absent."""
         metric = self.metric(name)
+        if metric.kind is MetricKind.HISTOGRAM:
+            raise ValueError(f"{name} is a histogram: use histogram() for its count and sum")
         missing = set(metric.label_names) - set(labels)
         if missing:
             raise ValueError(
@@ -168,6 +170,8 @@ class MemoryBackend:
 
     def exact_sum(self, name: str, **labels: str) -> Decimal:
         """The exact sum over every series whose labels include the given ones."""
+        if self.metric(name).kind is MetricKind.HISTOGRAM:
+            raise ValueError(f"{name} is a histogram: use histogram() for its count and sum")
         with self._lock:
             keys = self._matching(name, labels)
             values = self._values[name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["fingerprint", "is_fingerprint"]
+__all__ = ["fingerprint", "hash_key", "is_fingerprint"]
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _BEARER = re.compile(r"\s*bearer\s+", re.IGNORECASE)
@@ -36,4 +36,14 @@ def fingerprint(token: object) -> str | None:
         return None
     if is_fingerprint(stripped):
         return stripped
+    return hashlib.sha256(stripped.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hash_key(raw_key: str) -> str:
+    """The fingerprint of a raw key a gateway holds: always hashed (a ``Bearer`` prefix
+    and white space stripped). Use it, not :func:`fingerprint`, for keys you received
+    yourself: a raw key that happens to be 64 hex characters must not pass through,
+    and a fingerprint scraped from ``/metrics`` must not match as if it were a key."""
+    bearer = _BEARER.match(raw_key)
+    stripped = (raw_key[bearer.end() :] if bearer else raw_key).strip()
     return hashlib.sha256(stripped.encode("utf-8", "surrogatepass")).hexdigest()
