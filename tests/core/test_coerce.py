@@ -13,13 +13,13 @@ from gatewaymetrics.core.coerce import (
     as_money,
     as_str,
     as_time,
-    field,
     first,
     pick,
     pick_int,
     pick_money,
     pick_str,
     pick_time,
+    view,
 )
 from gatewaymetrics.core.records import Problem
 from tests.strategies import Odd, odd_scalars
@@ -100,16 +100,22 @@ def test_as_str_and_as_bool() -> None:
     ]
 
 
-def test_field_reads_mappings_and_objects_and_never_raises() -> None:
+def test_view_reads_mappings_and_objects_and_never_raises() -> None:
     class Usage:
         prompt_tokens = 7
 
-    assert field({"a": 1}, "a") == 1
-    assert field(Usage(), "prompt_tokens") == 7
-    assert field(Usage(), "missing") is None
-    assert field(Odd(1), "anything") is None  # its __getattr__ raises
-    assert field("a string", "upper") is None  # primitives have no fields
-    assert field(None, "a") is None
+    class Hostile(dict[str, int]):
+        def get(self, key: str, default: object = None) -> int:
+            raise RuntimeError("hostile mapping")
+
+    plain = {"a": 1}
+    assert view(plain) is plain  # the fast path: a plain dict as it is
+    assert view(Usage()).get("prompt_tokens") == 7
+    assert view(Usage()).get("missing") is None
+    assert view(Odd(1)).get("anything") is None  # its __getattr__ raises
+    assert view(Hostile(a=1)).get("a") is None
+    assert view("a string").get("upper") is None  # primitives have no fields
+    assert view(None).get("a") is None
 
 
 def test_first_skips_none_and_empty_strings_but_not_zero() -> None:

@@ -25,7 +25,6 @@ __all__ = [
     "as_money",
     "as_str",
     "as_time",
-    "field",
     "first",
     "pick",
     "pick_int",
@@ -44,24 +43,6 @@ _PRIMITIVES = (str, bytes, int, float, bool, Decimal, type(None))
 
 def _is_empty_str(value: object) -> bool:
     return isinstance(value, str) and not value
-
-
-def field(container: object, key: str) -> object:
-    """``container[key]`` for a mapping, ``container.key`` for another object, else None.
-
-    Reading never raises: a mapping whose ``get`` fails or an attribute whose property
-    raises reads as missing. Plain dicts, by far the most common, take a fast path.
-    """
-    if type(container) is dict:
-        return container.get(key)
-    if container is None or isinstance(container, _PRIMITIVES):
-        return None
-    try:
-        if isinstance(container, Mapping):
-            return container.get(key)
-        return getattr(container, key, None)
-    except Exception:  # a hostile __getattr__ or property must not break parsing
-        return None
 
 
 class Getter(Protocol):
