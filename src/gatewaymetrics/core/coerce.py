@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar, cast
 from gatewaymetrics.core.records import Problem
 
 __all__ = [
+    "MAX_STR",
     "Getter",
     "Problems",
     "as_bool",
@@ -37,7 +38,7 @@ __all__ = [
 Problems = list[Problem]
 T = TypeVar("T")
 
-_MAX_STR = 4096
+MAX_STR = 4096
 _PRIMITIVES = (str, bytes, int, float, bool, Decimal, type(None))
 
 
@@ -127,7 +128,7 @@ def pick_str(name: str, problems: Problems, *candidates: object) -> str | None:
         if type(value) is str:
             if not value:
                 continue
-            if len(value) <= _MAX_STR:
+            if len(value) <= MAX_STR:
                 return value
         elif value is None:
             continue
@@ -180,9 +181,9 @@ def as_str(value: object, name: str, problems: Problems) -> str | None:
     if isinstance(value, str):
         if not value:
             return None
-        if len(value) > _MAX_STR:
-            problems.append(Problem(field=name, message=f"longer than {_MAX_STR}; cut"))
-            return value[:_MAX_STR]
+        if len(value) > MAX_STR:
+            problems.append(Problem(field=name, message=f"longer than {MAX_STR}; cut"))
+            return value[:MAX_STR]
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

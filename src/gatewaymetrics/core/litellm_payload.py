@@ -10,12 +10,14 @@ dicts, exceptions as ``{"type": ..., "status_code": ...}``) parse the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from gatewaymetrics.core.budget import spend_after_call
 from gatewaymetrics.core.coerce import (
+    MAX_STR,
     Getter,
     Problems,
     as_bool,
@@ -105,6 +107,14 @@ _BUDGET_KEYS: tuple[tuple[BudgetScope, str, str, str], ...] = (
 )
 
 
+#: Problem field names per scope: spend, limit, reset time.
+_BUDGET_FIELDS: Mapping[BudgetScope, tuple[str, str, str]] = {
+    scope: (f"budget.{scope.value}.spend", f"budget.{scope.value}.limit",
+            f"budget.{scope.value}.reset_at")
+    for scope in BudgetScope
+}  # fmt: skip
+
+
 def parse_litellm(
     kwargs: object,
     response_obj: object = None,
@@ -163,6 +173,23 @@ class _Parser:
         """Where a metadata value can be: the standard logging object's metadata, then
         the legacy ``litellm_params.metadata``. Spread into :func:`pick`."""
         return self.slo_meta.get(key), self.legacy_meta.get(key)
+
+    def meta_text(self, name: str, *keys: str) -> str | None:
+        """The first readable string among metadata ``keys`` (each looked up in both
+        places, in order). Inline fast path: the first place holds a plain string."""
+        value = self.slo_meta.get(keys[0])
+        if type(value) is str and 0 < len(value) <= MAX_STR:
+            return value
+        return pick_str(name, self.problems, *[c for key in keys for c in self.meta(key)])
+
+    def meta_money(self, name: str, key: str) -> Decimal | None:
+        value = self.slo_meta.get(key)
+        if type(value) is float and 0.0 <= value < math.inf:
+            return Decimal(repr(value))
+        return pick_money(name, self.problems, *self.meta(key))
+
+    def meta_time(self, name: str, key: str) -> float | None:
+        return pick_time(name, self.problems, *self.meta(key))
 
     def text(self, name: str, *values: object) -> str | None:
         return pick_str(name, self.problems, *values)
@@ -288,15 +315,13 @@ class _Parser:
                 _fingerprint, "api_key", self.problems,
                 *meta("user_api_key_hash"), *meta("user_api_key"),
             ),
-            api_key_alias=self.text("api_key_alias", *meta("user_api_key_alias")),
-            team_id=self.text("team_id", *meta("user_api_key_team_id"), *meta("team_id")),
-            team_alias=self.text(
-                "team_alias", *meta("user_api_key_team_alias"), *meta("team_alias")
-            ),
-            user_id=self.text("user_id", *meta("user_api_key_user_id")),
-            user_email=self.text("user_email", *meta("user_api_key_user_email")),
-            org_id=self.text("org_id", *meta("user_api_key_org_id")),
-            org_alias=self.text("org_alias", *meta("user_api_key_org_alias")),
+            api_key_alias=self.meta_text("api_key_alias", "user_api_key_alias"),
+            team_id=self.meta_text("team_id", "user_api_key_team_id", "team_id"),
+            team_alias=self.meta_text("team_alias", "user_api_key_team_alias", "team_alias"),
+            user_id=self.meta_text("user_id", "user_api_key_user_id"),
+            user_email=self.meta_text("user_email", "user_api_key_user_email"),
+            org_id=self.meta_text("org_id", "user_api_key_org_id"),
+            org_alias=self.meta_text("org_alias", "user_api_key_org_alias"),
             end_user=self.text(
                 "end_user",
                 *meta("user_api_key_end_user_id"),
@@ -433,8 +458,8 @@ class _Parser:
             subject, alias = subjects[scope]
             if subject is None:
                 continue
-            where = f"budget.{scope.value}"
-            spend = pick_money(f"{where}.spend", self.problems, *self.meta(spend_key))
+            where = _BUDGET_FIELDS[scope]
+            spend = self.meta_money(where[0], spend_key)
             if spend is None:  # without spend there is nothing true to report
                 continue
             snapshots.append(
@@ -442,9 +467,9 @@ class _Parser:
                     scope=scope,
                     subject=subject,
                     alias=alias,
-                    limit_usd=pick_money(f"{where}.limit", self.problems, *self.meta(limit_key)),
+                    limit_usd=self.meta_money(where[1], limit_key),
                     spend_usd=spend_after_call(spend, cost),
-                    reset_at=pick_time(f"{where}.reset_at", self.problems, *self.meta(reset_key)),
+                    reset_at=self.meta_time(where[2], reset_key),
                 )
             )
         return tuple(snapshots)
