@@ -74,7 +74,9 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
         backends = ", ".join(b.name for b in pipeline.backends if b is not memory)
         print(f"\nRecorded with: {backends}")
         if url is not None:
-            print(f"Metrics: {url}")
+            print(
+                f"Metrics: {url}" + ("" if serve else " (gatewaymetrics demo --serve keeps it up)")
+            )
         if serve:
             print("Serving; Ctrl-C to stop.", flush=True)
             _wait_for_signal()
