@@ -256,7 +256,8 @@ class StatsdBackend:
                 parts = self._prepare(metric, labels)
             head, suffix, kind, scale = parts
             number = format_number(float(value) * scale if scale else value)
-            if kind == "g" and number[0] == "-":  # StatsD reads a signed gauge as a change
+            # series_lines' rule, inlined on the hot path: a signed gauge is a change.
+            if kind == "g" and number[0] == "-":
                 lines.append(f"{head}:0|g{suffix}")
             lines.append(f"{head}:{number}|{kind}{suffix}")
         if not lines:
