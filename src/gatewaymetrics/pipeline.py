@@ -179,7 +179,7 @@ class Pipeline:
             current = self._budgets.get(subject)
             if current is None or current is last:
                 return
-            self._fan_out(self._guard(measure_budget(current, self.plan)))
+            self._fan_out(self._guard(measure_budget(current, self.plan, self._labels_of(current))))
             last = current
 
     def _guard(self, samples: list[Sample]) -> list[Sample]:
