@@ -29,11 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from timing import REPEATS, median_us, proxy_payload
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from timing import REPEATS, Payload, interleaved_us, proxy_payload, proxy_stream
 
 from gatewaymetrics import Metric, Pipeline, Sample, Settings
 from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.core.catalog import MetricKind
 
 
 class Recorder:
@@ -55,21 +56,38 @@ class Recorder:
 
 
 def floor_updates(kwargs: dict[str, Any], response: Any) -> list[Callable[[], None]]:
-    """The exact updates (a) makes, on children resolved once, values converted once."""
+    """The exact updates (a) makes, on ``prometheus_client`` children resolved once,
+    values converted once."""
     recorder = Recorder()
     Pipeline([recorder]).record_litellm(kwargs, response, failed=False)
-    backend = PrometheusBackend(registry=CollectorRegistry())
-    backend.declare(list(dict.fromkeys(sample.metric for sample in recorder.samples)))
+    registry = CollectorRegistry()
+    wrappers: dict[Metric, Any] = {}
     updates = []
     for metric, labels, value in recorder.samples:
         assert value is not None
-        update = backend._resolve(metric, labels)  # the pre-resolved child's method
+        spec = metric.spec
+        if metric not in wrappers:
+            common = {"name": spec.name, "documentation": spec.help, "unit": spec.unit,
+                      "labelnames": metric.label_names, "registry": registry}  # fmt: skip
+            wrappers[metric] = (
+                Counter(**common) if spec.kind is MetricKind.COUNTER
+                else Gauge(**common) if spec.kind is MetricKind.GAUGE
+                else Histogram(**common, buckets=spec.buckets)
+            )  # fmt: skip
+        child = wrappers[metric].labels(*labels)
+        update = (
+            child.inc if spec.kind is MetricKind.COUNTER
+            else child.set if spec.kind is MetricKind.GAUGE
+            else child.observe
+        )  # fmt: skip
         amount = float(value)
         updates.append(lambda update=update, amount=amount: update(amount))
     return updates
 
 
-def litellm_logger() -> tuple[Callable[[], object] | None, str]:
+def litellm_logger(
+    following: Callable[[], Payload],
+) -> tuple[Callable[[], object] | None, str]:
     """LiteLLM's own Prometheus logger, or None and why not."""
     try:
         from litellm.integrations.prometheus import PrometheusLogger
@@ -88,10 +106,10 @@ def litellm_logger() -> tuple[Callable[[], object] | None, str]:
         logger = PrometheusLogger()
     except Exception as exc:
         return None, f"PrometheusLogger() failed: {type(exc).__name__}: {exc}"
-    kwargs, response, start, end = proxy_payload()
     loop = asyncio.new_event_loop()
 
     def run() -> object:
+        kwargs, response, start, end = following()
         fresh = copy.copy(kwargs)  # the logger may annotate kwargs; keep ours pristine
         return loop.run_until_complete(logger.async_log_success_event(fresh, response, start, end))
 
@@ -145,12 +163,13 @@ def series_cost(series: int = 10_000) -> tuple[float, float, int]:
 
 
 def main(events: int = 2000) -> None:
-    kwargs, response, start, end = proxy_payload()
+    kwargs, response, _, _ = proxy_payload()
     backend = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([backend])
+    following = proxy_stream()
 
     def ours() -> None:
-        pipeline.record_litellm(kwargs, response, start, end, failed=False)
+        pipeline.record_litellm(*following(), failed=False)
 
     updates = floor_updates(kwargs, response)
 
@@ -158,14 +177,24 @@ def main(events: int = 2000) -> None:
         for update in updates:
             update()
 
-    ours()
-    a = median_us(ours, events)
-    c = median_us(floor, events)
-    theirs, note = litellm_logger()
-    b = median_us(theirs, max(events // 10, 50)) if theirs is not None else None
+    def baseline() -> None:
+        following()  # what taking the next payload costs (a and b pay it too)
 
-    print(f"payload: LiteLLM 1.110.2 proxy-style success event; {len(updates)} series updates")
-    print(f"medians of {REPEATS} repetitions of {events} events (LiteLLM's: a tenth as many)")
+    ours()
+    runs = {"a": (ours, events), "c": (floor, events), "0": (baseline, events)}
+    theirs, note = litellm_logger(following)
+    if theirs is not None:
+        runs["b"] = (theirs, max(events // 10, 50))
+    medians = interleaved_us(runs)
+    step = medians["0"]
+    a, c = medians["a"] - step, medians["c"]
+    b = medians["b"] - step if "b" in medians else None
+
+    print("payload: LiteLLM 1.110.2 proxy-style success events, fresh copies with their own "
+          "ids, tokens, costs, times and growing spends; "
+          f"{len(updates)} series updates each")  # fmt: skip
+    print(f"medians of {REPEATS} interleaved rounds of {events} events (LiteLLM's: a tenth "
+          f"as many); taking the next payload ({step:.2f} us) is subtracted")  # fmt: skip
     print(f"(a) gatewaymetrics record_litellm -> Prometheus  {a:9.1f} us/event")
     if b is not None:
         print(f"(b) LiteLLM PrometheusLogger                     {b:9.1f} us/event{note}")

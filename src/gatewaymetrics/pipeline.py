@@ -13,9 +13,11 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from gatewaymetrics.core.budget import supersedes
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.labels import OTHER
-from gatewaymetrics.core.litellm_payload import parse_litellm
+from gatewaymetrics.core.litellm_fast import Values, identity_key, read_values
+from gatewaymetrics.core.litellm_payload import budget_places, parse_litellm
 from gatewaymetrics.core.measure import (
     budget_labels,
     measure_budget,
@@ -25,10 +27,18 @@ from gatewaymetrics.core.measure import (
     self_sample,
 )
 from gatewaymetrics.core.plan import Plan
-from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallEvent
-from gatewaymetrics.core.samples import Metric, Sample
+from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallEvent, Status
+from gatewaymetrics.core.samples import Metric, Number, Sample
 from gatewaymetrics.core.settings import Settings
-from gatewaymetrics.protocols import Backend
+from gatewaymetrics.protocols import Backend, BindingBackend
+
+Labels = tuple[str, ...]
+#: A budget's subject: (scope value, subject). Plain strings: an enum member's hash is
+#: computed in Python, and subjects are looked up several times per event.
+Subject = tuple[str, str]
+#: The last budget accepted for a subject: reset time, spend (compared), and what its
+#: gauges were set to: own labels, limit, spend, remaining.
+_Mark = tuple[float | None, Number, Labels, Number | None, Number, Number | None]
 
 __all__ = ["Pipeline"]
 
@@ -43,7 +53,13 @@ class Pipeline:
     never raises.
     """
 
-    def __init__(self, backends: Iterable[Backend], settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        backends: Iterable[Backend],
+        settings: Settings | None = None,
+        *,
+        fast_path: bool = True,
+    ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.plan = Plan.build(self.settings)
         self.backends: tuple[Backend, ...] = tuple(backends)
@@ -51,9 +67,17 @@ class Pipeline:
         self._custom_labels = self.settings.labels.custom
         self._lock = threading.Lock()  # guards _seen and _budgets; never held during I/O
         self._seen: dict[Metric, set[tuple[str, ...]]] = {}
-        self._budgets: dict[tuple[BudgetScope, str], BudgetSnapshot] = {}
+        self._budgets: dict[Subject, _Mark] = {}
         self._budget_labels: dict[tuple[BudgetScope, str, str | None], tuple[str, ...]] = {}
         self._closed = False
+        # The fast path (see _FastCall) runs when every backend binds series; those
+        # keep float64 values, so budget spends are compared as floats too.
+        binders = [b for b in self.backends if isinstance(b, BindingBackend)]
+        self._fast = fast_path and bool(self.backends) and len(binders) == len(self.backends)
+        self._binders: tuple[BindingBackend, ...] = tuple(binders)
+        self._identities: dict[tuple[object, ...], _FastCall] = {}
+        self._custom_paths = tuple(path for _, path in self._custom_labels)
+        self._fast_events = 0
         metrics = tuple(self.plan.metrics.values())
         self._self_metrics = frozenset(m for m in metrics if m.spec.self_metric)
         self._budget_overflow = self_sample(
@@ -74,6 +98,13 @@ class Pipeline:
         failed: bool | None = None,
     ) -> None:
         """Parse one LiteLLM callback payload and record it. Never raises."""
+        if self._fast:
+            try:
+                if self._record_fast(kwargs, response_obj, start_time, end_time, failed):
+                    return
+            except Exception as exc:  # nothing may reach the gateway
+                self._drop("internal_error", exc)
+                return
         try:
             event = parse_litellm(
                 kwargs,
@@ -97,15 +128,15 @@ class Pipeline:
             samples = measure_call(event.call, self.plan)
             if event.problems:
                 samples += measure_problems(event.problems, self.plan)
-            accepted: list[BudgetSnapshot] = []
+            accepted: list[tuple[Subject, _Mark]] = []
             if event.budgets:
                 accepted, overflowed = self._accept_budgets(event.budgets)
                 samples += [self._budget_overflow] * overflowed
-            for snapshot in accepted:
-                samples += measure_budget(snapshot, self.plan, self._labels_of(snapshot))
+            for _, mark in accepted:
+                samples += self._mark_samples(mark)
             self._fan_out(self._guard(samples))
-            for snapshot in accepted:
-                self._settle(snapshot)
+            for subject, mark in accepted:
+                self._settle(subject, mark)
         except Exception as exc:  # nothing may reach the gateway
             self._drop("internal_error", exc)
 
@@ -137,49 +168,219 @@ class Pipeline:
                     type(exc).__name__,
                 )
 
+    # -- the fast path --------------------------------------------------------------------
+
+    def _record_fast(
+        self,
+        kwargs: object,
+        response_obj: object,
+        start_time: object,
+        end_time: object,
+        failed: bool | None,
+    ) -> bool:
+        """Record a LiteLLM success payload of the common shape without building
+        records: its identity is looked up (the first payload of an identity goes
+        through the general path, which admits its series and budgets), its numbers
+        are read raw and applied to series bound once. False: nothing was recorded;
+        the caller takes the general path. Equivalent to it by construction (the
+        parser is the specification) and by test (tests/test_fast_path_equivalence.py)."""
+        if self._closed:
+            return False
+        read = identity_key(kwargs, failed, self._custom_paths)
+        if read is None:
+            return False
+        key, payload = read
+        call = self._identities.get(key)
+        if call is None:
+            self._learn(key, kwargs, response_obj, start_time, end_time, failed)
+            return True
+        values = read_values(payload, response_obj, start_time, end_time,
+                             stream=call.stream, budget_keys=call.budget_keys)  # fmt: skip
+        if values is None:
+            return False
+        try:
+            return self._apply_fast(call, values)
+        except _NotAdmitted:
+            return False  # a series or budget the general path has to admit first
+
+    def _learn(
+        self,
+        key: tuple[object, ...],
+        kwargs: object,
+        response_obj: object,
+        start_time: object,
+        end_time: object,
+        failed: bool | None,
+    ) -> None:
+        """Record a new identity's first payload by the general path, and keep what its
+        identity means (labels, budget subjects) if it parsed without a problem."""
+        event = parse_litellm(kwargs, response_obj, start_time, end_time, failed=failed,
+                              custom_labels=self._custom_labels)  # fmt: skip
+        self.record(event)
+        if event.problems or event.call.status is not Status.SUCCESS:
+            return
+        if len(self._identities) >= self._cap:
+            self._identities.clear()
+        self._identities[key] = _FastCall(self, event)
+
+    def _apply_fast(self, call: _FastCall, values: Values) -> bool:
+        """Apply one call's numbers to its bound series. Raises :class:`_NotAdmitted`
+        (before anything is applied) when a series or budget is not admitted yet."""
+        (inp, out, cached, reasoning, cost, duration, upstream, first_token, per_token,
+         remaining_requests, remaining_tokens, budget_values) = values  # fmt: skip
+        bound, bind = call.bound, call.bind
+        updates: list[tuple[object, float]] = [(bound[_REQUESTS] or bind(_REQUESTS), 1.0)]
+        add = updates.append
+        if inp:
+            add((bound[_INPUT] or bind(_INPUT), inp))
+        if out:
+            add((bound[_OUTPUT] or bind(_OUTPUT), out))
+        if cached:
+            add((bound[_CACHED] or bind(_CACHED), cached))
+        if reasoning:
+            add((bound[_REASONING] or bind(_REASONING), reasoning))
+        if cost:
+            add((bound[_SPEND] or bind(_SPEND), cost))
+        elif cost is None:
+            add((bound[_UNPRICED] or bind(_UNPRICED), 1.0))
+        if call.cache_hit:
+            add((bound[_CACHE_HITS] or bind(_CACHE_HITS), 1.0))
+        if duration is not None:
+            add((bound[_DURATION] or bind(_DURATION), duration))
+        if upstream is not None:
+            add((bound[_UPSTREAM] or bind(_UPSTREAM), upstream))
+        if first_token is not None:
+            add((bound[_FIRST_TOKEN] or bind(_FIRST_TOKEN), first_token))
+        if per_token is not None:
+            add((bound[_PER_TOKEN] or bind(_PER_TOKEN), per_token))
+        if remaining_requests is not None:
+            add((bound[_RL_REQUESTS] or bind(_RL_REQUESTS), remaining_requests))
+        if remaining_tokens is not None:
+            add((bound[_RL_TOKENS] or bind(_RL_TOKENS), remaining_tokens))
+
+        # Budgets: only subjects the general path admitted, only gauges it made.
+        known = self._budgets
+        budgets: list[_Budget] = []
+        for place, budget in zip(call.places, budget_values, strict=True):
+            if budget is None:
+                continue
+            subject, own, limited, unlimited = place
+            if subject not in known:
+                raise _NotAdmitted  # a new subject: the general path admits (or caps) it
+            spend, limit, reset_at = budget
+            if cost is not None:
+                spend += cost
+            if limit is None:
+                budgets.append((subject, own, unlimited or call.budget_gauges(place, False),
+                                reset_at, spend, None, None))  # fmt: skip
+            else:
+                budgets.append((subject, own, limited or call.budget_gauges(place, True),
+                                reset_at, spend, limit, limit - spend))  # fmt: skip
+
+        accepted: list[tuple[Subject, _Mark]] = []
+        if budgets:
+            with self._lock:
+                for subject, own, handles, reset_at, spend, limit, remaining in budgets:
+                    last = known[subject]
+                    if reset_at == last[0]:
+                        if spend < last[1]:
+                            continue  # a late event: spend never goes back
+                    elif reset_at is None or (last[0] is not None and reset_at < last[0]):
+                        continue  # an earlier period (see core.budget.supersedes)
+                    mark: _Mark = (reset_at, spend, own, limit, spend, remaining)
+                    known[subject] = mark
+                    accepted.append((subject, mark))
+                    if limit is None:
+                        add((handles, spend))  # the spend gauge alone
+                    else:
+                        add((handles, (limit, spend, remaining)))  # type: ignore[arg-type]
+        self._fan_out_bound(updates)
+        for subject, mark in accepted:
+            if mark[3] is None:  # unlimited: no limit, no remaining series
+                self._fan_out(self._mark_samples(mark)[0::2])
+            if known[subject] is not mark:
+                self._settle(subject, mark)
+        self._fast_events += 1
+        return True
+
+    def _fan_out_bound(self, updates: list[tuple[object, float]]) -> None:
+        """Bound updates to every backend: one handle per backend, or a tuple of them
+        when there are several."""
+        binders = self._binders
+        failed = []
+        for index, backend in enumerate(binders):
+            try:
+                if len(binders) == 1:
+                    backend.apply_bound(updates)
+                else:
+                    backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
+            except Exception as exc:  # one failing backend never stops the others
+                failed.append(backend)
+                log.warning(
+                    "gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__
+                )
+        for backend in failed:
+            error = [self_sample(self.plan, "backend_errors", backend.name)]
+            for other in self.backends:
+                with contextlib.suppress(Exception):  # logged above; the count is best effort
+                    other.apply(error)
+
     # -- the steps ----------------------------------------------------------------------
 
     def _accept_budgets(
         self, budgets: Iterable[BudgetSnapshot]
-    ) -> tuple[list[BudgetSnapshot], int]:
+    ) -> tuple[list[tuple[Subject, _Mark]], int]:
         """The snapshots that supersede the last one seen for their subject (they become
         the last seen), and how many were new subjects beyond the series cap."""
-        accepted, overflowed = [], 0
+        accepted: list[tuple[Subject, _Mark]] = []
+        overflowed = 0
         with self._lock:
             for snapshot in budgets:
-                subject = (snapshot.scope, snapshot.subject)
+                subject = (snapshot.scope.value, snapshot.subject)
                 last = self._budgets.get(subject)
                 if last is None and len(self._budgets) >= self._cap:
                     overflowed += 1
                     continue
-                if last is not None and not snapshot.supersedes(last):
+                spend: Number = float(snapshot.spend_usd) if self._fast else snapshot.spend_usd
+                if last is not None and not supersedes(
+                    new_spend=spend,
+                    new_reset_at=snapshot.reset_at,
+                    old_spend=last[1],
+                    old_reset_at=last[0],
+                ):
                     continue
-                self._budgets[subject] = snapshot
-                accepted.append(snapshot)
+                own = self._labels_of(snapshot.scope, snapshot.subject, snapshot.alias)
+                mark: _Mark = (snapshot.reset_at, spend, own, snapshot.limit_usd,
+                        snapshot.spend_usd, snapshot.remaining_usd)  # fmt: skip
+                self._budgets[subject] = mark
+                accepted.append((subject, mark))
         return accepted, overflowed
 
-    def _labels_of(self, snapshot: BudgetSnapshot) -> tuple[str, ...]:
+    def _labels_of(self, scope: BudgetScope, subject: str, alias: str | None) -> Labels:
         """A budget's rendered labels, kept per subject (bounded like the subjects)."""
-        key = (snapshot.scope, snapshot.subject, snapshot.alias)
+        key = (scope, subject, alias)
         labels = self._budget_labels.get(key)
         if labels is None:
             if len(self._budget_labels) >= self._cap:
                 self._budget_labels.clear()
-            labels = self._budget_labels[key] = budget_labels(snapshot, self.plan)
+            labels = self._budget_labels[key] = budget_labels(scope, subject, alias, self.plan)
         return labels
 
-    def _settle(self, applied: BudgetSnapshot) -> None:
+    def _mark_samples(self, mark: _Mark) -> list[Sample]:
+        _, _, own, limit, spend, remaining = mark
+        return measure_budget(self.plan, own, limit, spend, remaining)
+
+    def _settle(self, subject: Subject, applied: _Mark) -> None:
         """After a budget's gauges were set, set them again if a newer snapshot for the
         same subject was accepted meanwhile: its own event may have reached a backend
         before this one did. Gauge sets are absolute, so repeating one is harmless; no
         lock is held while backends run."""
-        subject = (applied.scope, applied.subject)
         last = applied
         while True:
             current = self._budgets.get(subject)
             if current is None or current is last:
                 return
-            self._fan_out(self._guard(measure_budget(current, self.plan, self._labels_of(current))))
+            self._fan_out(self._guard(self._mark_samples(current)))
             last = current
 
     def _guard(self, samples: list[Sample]) -> list[Sample]:
@@ -252,3 +453,106 @@ class Pipeline:
 
     def __exit__(self, *_: Any) -> None:
         self.close()
+
+
+# The series one success call can update, by slot.
+(_REQUESTS, _INPUT, _OUTPUT, _CACHED, _REASONING, _SPEND, _UNPRICED, _CACHE_HITS,
+ _DURATION, _UPSTREAM, _FIRST_TOKEN, _PER_TOKEN, _RL_REQUESTS, _RL_TOKENS) = range(14)  # fmt: skip
+_SLOT_METRICS = (
+    ("requests", ("success", "")), ("tokens", ("input",)), ("tokens", ("output",)),
+    ("cached_input_tokens", ()), ("reasoning_tokens", ()), ("spend", ()),
+    ("unpriced_requests", ()), ("cache_hits", ()), ("request_duration", ()),
+    ("upstream_duration", ()), ("time_to_first_token", ()), ("time_per_output_token", ()),
+    ("ratelimit_remaining_requests", None), ("ratelimit_remaining_tokens", None),
+)  # fmt: skip
+_BUDGET_GAUGES = ("budget_limit", "budget_spend", "budget_remaining")
+_Place = tuple[Subject, Labels, object | None, object | None]
+#: A budget on the fast path: subject, labels, gauges, reset time, spend, limit, remaining.
+_Budget = tuple[Subject, Labels, object, float | None, float, float | None, float | None]
+
+
+class _FastCall:
+    """What one call identity means, kept by the fast path: the series of each slot
+    and of each budget, bound to every backend once the general path has admitted
+    them (a series never admitted, say beyond the series cap, keeps its events on the
+    general path). A handle is one backend's, or a tuple with one per backend."""
+
+    __slots__ = ("_pipeline", "_rate_labels", "_values", "bound", "budget_keys", "cache_hit",
+                 "places", "stream")  # fmt: skip
+
+    def __init__(self, pipeline: Pipeline, event: CallEvent) -> None:
+        self._pipeline = pipeline
+        plan = pipeline.plan
+        call = event.call
+        self._values = plan.call_values(call)
+        self._rate_labels = plan.render((call.provider, call.requested_model, call.model))
+        self.bound: list[object | None] = [None] * len(_SLOT_METRICS)
+        self.stream = call.stream
+        self.cache_hit = bool(call.cache_hit)
+        places = budget_places(call.principal)
+        self.budget_keys = tuple(keys for _, _, _, keys in places)
+        #: Per budget: its subject, its rendered labels, and once admitted its bound
+        #: gauges: (limit, spend, remaining) as a group, and spend alone (unlimited).
+        self.places: list[_Place] = [
+            ((scope.value, subject), pipeline._labels_of(scope, subject, alias), None, None)
+            for scope, subject, alias, _ in places
+        ]
+
+    def _bind(self, key: str, labels: Labels) -> object | None:
+        pipeline = self._pipeline
+        metric = pipeline.plan.metrics[key]
+        seen = pipeline._seen.get(metric)
+        if seen is None or labels not in seen:
+            return None
+        binders = pipeline._binders
+        if len(binders) == 1:
+            return binders[0].bind(metric, labels)
+        return tuple(backend.bind(metric, labels) for backend in binders)
+
+    def bind(self, slot: int) -> object:
+        """The bound series of ``slot``; :class:`_NotAdmitted` if not admitted yet."""
+        key, own = _SLOT_METRICS[slot]
+        plan = self._pipeline.plan
+        if own is None:  # the rate-limit gauges: provider and models, no identity
+            labels = plan.labels(key, (), self._rate_labels)
+        else:
+            labels = plan.labels(key, self._values, own)
+        handle = self._bind(key, labels)
+        if handle is None:
+            raise _NotAdmitted
+        self.bound[slot] = handle
+        return handle
+
+    def budget_gauges(self, place: _Place, limited: bool) -> object:
+        """A budget's gauges as one handle: (limit, spend, remaining) set together, or
+        for an unlimited budget its spend gauge alone. :class:`_NotAdmitted` if one of
+        them is not admitted yet."""
+        subject, own, with_limit, without_limit = place
+        pipeline = self._pipeline
+        plan = pipeline.plan
+        series = [
+            (plan.metrics[key], plan.labels(key, (), own))
+            for key in (_BUDGET_GAUGES if limited else ("budget_spend",))
+        ]
+        for metric, labels in series:
+            seen = pipeline._seen.get(metric)
+            if seen is None or labels not in seen:
+                raise _NotAdmitted
+        binders = pipeline._binders
+        handle: object
+        if not limited:
+            handle = self._bind("budget_spend", series[0][1])
+        elif len(binders) == 1:
+            handle = binders[0].bind_group(series)
+        else:
+            handle = tuple(backend.bind_group(series) for backend in binders)
+        if limited:
+            with_limit = handle
+        else:
+            without_limit = handle
+        self.places[self.places.index(place)] = (subject, own, with_limit, without_limit)
+        return handle
+
+
+class _NotAdmitted(Exception):
+    """The fast path met a series or budget subject the general path has to admit."""

@@ -5,12 +5,12 @@ A backend is anything with this shape; the pipeline owns it after construction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from gatewaymetrics.core.samples import Metric, Number, Sample
 
-__all__ = ["Backend", "Metric", "Number", "Sample"]
+__all__ = ["Backend", "BindingBackend", "Metric", "Number", "Sample"]
 
 
 @runtime_checkable
@@ -35,3 +35,23 @@ class Backend(Protocol):
     def apply(self, samples: Sequence[Sample]) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BindingBackend(Backend, Protocol):
+    """A backend that can resolve a series once and update it by reference: what the
+    pipeline's fast path needs. Values are float64 (no exact money).
+
+    - ``bind(metric, labels)`` returns an opaque handle for one series; it may create
+      the series (at zero for counters and histograms).
+    - ``bind_group(series)`` returns one handle for several gauges that are always
+      set together; its value is a tuple, in the same order.
+    - ``apply_bound(updates)`` applies one event's (handle, value) pairs, with the
+      meaning of :meth:`Backend.apply`; it never sees None (removals use ``apply``).
+    """
+
+    def bind(self, metric: Metric, labels: tuple[str, ...]) -> object: ...
+
+    def bind_group(self, series: Sequence[tuple[Metric, tuple[str, ...]]]) -> object: ...
+
+    def apply_bound(self, updates: Iterable[tuple[Any, Any]]) -> None: ...

@@ -16,7 +16,7 @@ from gatewaymetrics import (
     TokenUsage,
     fingerprint,
 )
-from gatewaymetrics.core.measure import measure_budget, measure_call, measure_problems
+from gatewaymetrics.core.measure import measure_call, measure_problems, measure_snapshot
 from gatewaymetrics.core.plan import Plan
 
 KEY = fingerprint("sk-1")
@@ -133,14 +133,14 @@ def test_unlimited_budget_removes_limit_and_remaining() -> None:
     limited = BudgetSnapshot(scope=BudgetScope.TEAM, subject="t1", alias="Team One",
                              limit_usd=Decimal("50"), spend_usd=Decimal("3.5"))  # fmt: skip
     labels = ("team", "t1", "Team One")
-    assert _rows(measure_budget(limited, plan)) == [
+    assert _rows(measure_snapshot(limited, plan)) == [
         ("llm_budget_limit_usd", labels, Decimal("50")),
         ("llm_budget_spend_usd", labels, Decimal("3.5")),
         ("llm_budget_remaining_usd", labels, Decimal("46.5")),
     ]
     unlimited = BudgetSnapshot(scope=BudgetScope.TEAM, subject="t1", alias="Team One",
                                spend_usd=Decimal("3.5"))  # fmt: skip
-    assert _rows(measure_budget(unlimited, plan)) == [
+    assert _rows(measure_snapshot(unlimited, plan)) == [
         ("llm_budget_limit_usd", labels, None),
         ("llm_budget_spend_usd", labels, Decimal("3.5")),
         ("llm_budget_remaining_usd", labels, None),

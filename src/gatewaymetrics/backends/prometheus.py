@@ -1,28 +1,33 @@
-"""The Prometheus backend: the catalog rendered into ``prometheus_client`` metrics.
+"""The Prometheus backend: the catalog rendered into Prometheus exposition families.
 
 The only module that imports ``prometheus_client``. The registry is injected, so two
 pipelines in one process never collide ("Duplicated timeseries"); declaring the same
 metrics twice on one registry is a configuration error that says so.
 
-Hot path: each (metric, label values) pair resolves ``.labels()`` once; after that an
-event is a dictionary lookup and the child's own ``inc``/``set``/``observe``.
+Hot path (one process): values live in a :class:`SeriesStore`, registered on the
+registry as one collector. A series is resolved once into a cell; after that an event
+is one lock and a few additions, however many series it touches (a
+``prometheus_client`` child takes a lock per update). The pipeline's fast path binds
+cells once per call identity (:meth:`PrometheusBackend.bind`).
 
 Multiprocess (gunicorn or uvicorn workers): set ``PROMETHEUS_MULTIPROC_DIR`` in the
-environment before the workers start. Counters and histograms then sum across
-workers; budget and rate-limit gauges use ``mostrecent`` (one series per subject,
-the latest write wins; never a ``pid`` label); the exposition aggregates the
-directory with ``MultiProcessCollector``. Call :func:`mark_process_dead` when a
-worker exits (gunicorn's ``child_exit`` hook).
+environment before the workers start. Values then live in ``prometheus_client``'s
+memory-mapped files: counters and histograms sum across workers; budget and
+rate-limit gauges use ``mostrecent`` (one series per subject, the latest write wins;
+never a ``pid`` label); the exposition aggregates the directory with
+``MultiProcessCollector``. Call :func:`mark_process_dead` when a worker exits
+(gunicorn's ``child_exit`` hook).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from gatewaymetrics.core.catalog import MetricKind
+from gatewaymetrics.backends.series_store import Handle, SeriesStore, Value
+from gatewaymetrics.core.catalog import MetricKind, MetricSpec
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.errors import GatewayMetricsError
 
@@ -35,6 +40,8 @@ try:
         start_http_server,
     )
     from prometheus_client.metrics import MetricWrapperBase
+    from prometheus_client.metrics_core import Metric as Family
+    from prometheus_client.utils import floatToGoString
 except ImportError as exc:  # pragma: no cover - exercised by the import test
     raise ImportError(
         "the Prometheus backend needs prometheus_client: pip install 'gatewaymetrics[prometheus]'"
@@ -53,7 +60,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 GaugeMode = Literal["mostrecent", "livemostrecent", "max", "min", "sum", "all"]
 _GAUGE_MODE: GaugeMode = "mostrecent"
 
-_Update = Callable[[float], None]
+#: prometheus_client's switch for the ``_created`` samples, honoured here too.
+_USE_CREATED = os.environ.get("PROMETHEUS_DISABLE_CREATED_SERIES", "False").lower() not in (
+    "true",
+    "1",
+    "t",
+)
 
 
 def multiprocess_dir() -> str | None:
@@ -81,8 +93,112 @@ def _is_multiprocess_value_class() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
+def family_name(spec: MetricSpec) -> str:
+    """The exposition family name, as ``prometheus_client`` builds it: a counter loses
+    ``_total`` (its samples get it back); the unit is appended when missing."""
+    name = spec.name
+    if spec.kind is MetricKind.COUNTER and name.endswith("_total"):
+        name = name[:-6]
+    if spec.unit and not name.endswith("_" + spec.unit):
+        name += "_" + spec.unit
+    return name
+
+
+def _go_float(value: float) -> str:
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # untyped upstream
+    return text
+
+
+class _StoreCollector:
+    """The store's series as exposition families (what a registry collects)."""
+
+    def __init__(self, store: SeriesStore, metrics: Sequence[Metric]) -> None:
+        self._store = store
+        self._metrics = tuple(metrics)
+        self._le = {
+            metric: tuple(_go_float(bound) for bound in (*metric.spec.buckets, float("inf")))
+            for metric in self._metrics
+        }
+
+    def describe(self) -> Iterator[Family]:
+        for metric in self._metrics:
+            spec = metric.spec
+            yield Family(family_name(spec), spec.help, spec.kind.value, spec.unit)
+
+    def collect(self) -> Iterator[Family]:
+        for metric in self._metrics:
+            spec = metric.spec
+            name = family_name(spec)
+            family = Family(name, spec.help, spec.kind.value, spec.unit)
+            names = metric.label_names
+            for series in self._store.collect(metric):
+                labels = dict(zip(names, series.labels, strict=True))
+                if spec.kind is MetricKind.COUNTER:
+                    family.add_sample(name + "_total", labels, series.value)
+                elif spec.kind is MetricKind.GAUGE:
+                    family.add_sample(name, labels, series.value)
+                    continue
+                else:
+                    for le, (_, count) in zip(self._le[metric], series.buckets, strict=True):
+                        family.add_sample(name + "_bucket", {**labels, "le": le}, count)
+                    family.add_sample(name + "_count", labels, series.buckets[-1][1])
+                    family.add_sample(name + "_sum", labels, series.value)
+                if _USE_CREATED and series.created is not None:
+                    family.add_sample(name + "_created", labels, series.created)
+            yield family
+
+
+class _ClientSeries:
+    """One ``prometheus_client`` child (multiprocess mode). A removed gauge series is
+    resolved again by its next set."""
+
+    __slots__ = ("_kind", "_labels", "_update", "_wrapper")
+
+    def __init__(self, wrapper: MetricWrapperBase, labels: tuple[str, ...], kind: MetricKind):
+        self._wrapper = wrapper
+        self._labels = labels
+        self._kind = kind
+        self._update: Callable[[float], None] | None = None
+
+    def update(self, value: float | None) -> None:
+        if value is None:
+            self._update = None
+            if self._labels:
+                with contextlib.suppress(KeyError):  # removing what is not there
+                    self._wrapper.remove(*self._labels)
+            return
+        if self._update is None:
+            self._update = self._resolve()
+        self._update(value)
+
+    def _resolve(self) -> Callable[[float], None]:
+        child: Any = self._wrapper.labels(*self._labels) if self._labels else self._wrapper
+        if self._kind is MetricKind.COUNTER:
+            return child.inc  # type: ignore[no-any-return]
+        if self._kind is MetricKind.GAUGE:
+            return child.set  # type: ignore[no-any-return]
+        return child.observe  # type: ignore[no-any-return]
+
+
+class _ClientGroup:
+    """Client series set together (multiprocess mode), from a tuple of values."""
+
+    __slots__ = ("_series",)
+
+    def __init__(self, series: tuple[_ClientSeries, ...]) -> None:
+        self._series = series
+
+    def update(self, values: tuple[float, ...]) -> None:
+        for series, value in zip(self._series, values, strict=True):
+            series.update(value)
+
+
+#: What :meth:`PrometheusBackend.bind` returns: a series to pass to ``apply_bound``.
+Bound = Handle | _ClientSeries | _ClientGroup
+
+
 class PrometheusBackend:
-    """Samples into ``prometheus_client`` metrics on an injected registry.
+    """Samples into Prometheus series on an injected registry.
 
     ``registry``: where the metrics are registered (pass a fresh ``CollectorRegistry()``
     per pipeline; the global default registry works too but is shared process-wide).
@@ -115,8 +231,9 @@ class PrometheusBackend:
                 f"{MULTIPROC_ENV} set in the environment before prometheus_client is imported",
             )
         self.multiprocess_dir = directory if multiprocess else None
-        self._metrics: dict[Metric, MetricWrapperBase] = {}
-        self._children: dict[tuple[Metric, tuple[str, ...]], _Update] = {}
+        self._store: SeriesStore | None = SeriesStore() if self.multiprocess_dir is None else None
+        self._wrappers: dict[Metric, MetricWrapperBase] = {}
+        self._client_series: dict[tuple[Metric, tuple[str, ...]], _ClientSeries] = {}
         self._servers: list[Any] = []
         #: Where :meth:`serve` listens, once it does.
         self.address: tuple[str, int] | None = None
@@ -131,22 +248,36 @@ class PrometheusBackend:
     # -- the Backend protocol -------------------------------------------------------
 
     def declare(self, metrics: Sequence[Metric]) -> None:
-        made: list[MetricWrapperBase] = []
         try:
-            for metric in metrics:
-                wrapper = self._make(metric)
-                made.append(wrapper)
-                self._metrics[metric] = wrapper
+            if self._store is not None:
+                self._declare_store(self._store, metrics)
+            else:
+                self._declare_wrappers(metrics)
         except ValueError as exc:  # prometheus_client: "Duplicated timeseries ..."
-            for wrapper in made:
-                with contextlib.suppress(KeyError):
-                    self.registry.unregister(wrapper)
             raise GatewayMetricsError(
                 "prometheus.registry",
                 type(self.registry).__name__,
                 "a registry that no other pipeline's backend has declared these metrics on "
                 f"(prometheus_client said: {exc})",
             ) from None
+
+    def _declare_store(self, store: SeriesStore, metrics: Sequence[Metric]) -> None:
+        self.registry.register(_StoreCollector(store, metrics))
+        for metric in metrics:
+            store.declare(metric)
+
+    def _declare_wrappers(self, metrics: Sequence[Metric]) -> None:
+        made: list[MetricWrapperBase] = []
+        try:
+            for metric in metrics:
+                wrapper = self._make(metric)
+                made.append(wrapper)
+                self._wrappers[metric] = wrapper
+        except ValueError:
+            for wrapper in made:
+                with contextlib.suppress(KeyError):
+                    self.registry.unregister(wrapper)
+            raise
 
     def _make(self, metric: Metric) -> MetricWrapperBase:
         spec = metric.spec
@@ -164,38 +295,39 @@ class PrometheusBackend:
         return Histogram(**common, buckets=spec.buckets)
 
     def apply(self, samples: Sequence[Sample]) -> None:
-        children = self._children
-        for sample in samples:
-            metric, labels, value = sample
-            update = children.get((metric, labels))
-            if update is None:
-                if value is None:  # removing a gauge series
-                    self._remove(metric, labels)
-                    continue
-                update = self._resolve(metric, labels)
-            elif value is None:
-                self._remove(metric, labels)
-                continue
-            update(float(value))
+        if self._store is not None:
+            self._store.apply(samples)
+            return
+        for metric, labels, value in samples:
+            self._client(metric, labels).update(None if value is None else float(value))
 
-    def _resolve(self, metric: Metric, labels: tuple[str, ...]) -> _Update:
-        wrapper = self._metrics[metric]
-        child: Any = wrapper.labels(*labels) if labels else wrapper
-        kind = metric.spec.kind
-        update: _Update
-        if kind is MetricKind.COUNTER:
-            update = child.inc
-        elif kind is MetricKind.GAUGE:
-            update = child.set
-        else:
-            update = child.observe
-        self._children[(metric, labels)] = update
-        return update
+    def bind(self, metric: Metric, labels: tuple[str, ...]) -> Bound:
+        """One series, resolved once, for :meth:`apply_bound` (the pipeline's fast path)."""
+        if self._store is not None:
+            return self._store.cell(metric, labels)
+        return self._client(metric, labels)
 
-    def _remove(self, metric: Metric, labels: tuple[str, ...]) -> None:
-        self._children.pop((metric, labels), None)
-        with contextlib.suppress(KeyError):
-            self._metrics[metric].remove(*labels)
+    def bind_group(self, series: Sequence[tuple[Metric, tuple[str, ...]]]) -> Bound:
+        """Gauges always set together, as one handle whose value is a tuple."""
+        if self._store is not None:
+            return self._store.group([self._store.cell(m, labels) for m, labels in series])
+        return _ClientGroup(tuple(self._client(m, labels) for m, labels in series))
+
+    def apply_bound(self, updates: Iterable[tuple[Bound, Value]]) -> None:
+        """One event's updates on bound series: add, observe or set by the metric's
+        kind (a tuple of values for a group); None removes a gauge series."""
+        if self._store is not None:
+            self._store.update(updates)  # type: ignore[arg-type]  # store handles, in this mode
+            return
+        for series, value in updates:
+            series.update(value)  # type: ignore[union-attr, arg-type]  # client series here
+
+    def _client(self, metric: Metric, labels: tuple[str, ...]) -> _ClientSeries:
+        series = self._client_series.get((metric, labels))
+        if series is None:
+            series = _ClientSeries(self._wrappers[metric], labels, metric.kind)
+            self._client_series[(metric, labels)] = series
+        return series
 
     def close(self) -> None:
         """Stop the HTTP servers this backend started."""

@@ -27,12 +27,13 @@ def spend_after_call(spend_before: Decimal, call_cost: Decimal | None) -> Decima
 
 def supersedes(
     *,
-    new_spend: Decimal,
+    new_spend: Decimal | float,
     new_reset_at: float | None,
-    old_spend: Decimal,
+    old_spend: Decimal | float,
     old_reset_at: float | None,
 ) -> bool:
-    """Whether a new snapshot should replace an old one for the same subject.
+    """Whether a new snapshot should replace an old one for the same subject. Spends
+    are compared as given: exact Decimals, or floats where the sink keeps float64.
 
     - Same budget period (equal ``reset_at``): only if spend did not go down, so a late,
       out-of-order event never moves a budget backwards. An equal spend replaces, so a

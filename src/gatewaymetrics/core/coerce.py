@@ -277,10 +277,13 @@ def as_time(value: object, name: str, problems: Problems) -> float | None:
         elif isinstance(value, datetime):
             seconds = value.timestamp()
         elif isinstance(value, str) and len(value) <= 64:
-            try:
-                seconds = float(value)
-            except ValueError:
+            if ":" in value:  # never a number: skip the costly failed float()
                 seconds = _iso_seconds(value.strip())
+            else:
+                try:
+                    seconds = float(value)
+                except ValueError:
+                    seconds = _iso_seconds(value.strip())
     except (ValueError, OverflowError, OSError):
         seconds = None
     if seconds is None or not math.isfinite(seconds):

@@ -46,7 +46,7 @@ from gatewaymetrics.core.records import (
 from gatewaymetrics.core.secrets import fingerprint
 from gatewaymetrics.core.urls import origin
 
-__all__ = ["parse_litellm"]
+__all__ = ["BudgetPlace", "budget_places", "parse_litellm"]
 
 _O = Operation
 _OPERATIONS: Mapping[str, Operation] = {
@@ -446,18 +446,8 @@ class _Parser:
         return tuple(labels)
 
     def budgets(self, principal: Principal, cost: Decimal | None) -> tuple[BudgetSnapshot, ...]:
-        subjects = {
-            BudgetScope.API_KEY: (principal.api_key, principal.api_key_alias),
-            BudgetScope.TEAM: (principal.team_id, principal.team_alias),
-            BudgetScope.USER: (principal.user_id, None),
-            BudgetScope.ORG: (principal.org_id, principal.org_alias),
-            BudgetScope.END_USER: (principal.end_user, None),
-        }
         snapshots = []
-        for scope, limit_key, spend_key, reset_key in _BUDGET_KEYS:
-            subject, alias = subjects[scope]
-            if subject is None:
-                continue
+        for scope, subject, alias, (spend_key, limit_key, reset_key) in budget_places(principal):
             where = _BUDGET_FIELDS[scope]
             spend = self.meta_money(where[0], spend_key)
             if spend is None:  # without spend there is nothing true to report
@@ -473,6 +463,27 @@ class _Parser:
                 )
             )
         return tuple(snapshots)
+
+
+BudgetPlace = tuple[BudgetScope, str, str | None, tuple[str, str, str]]
+
+
+def budget_places(principal: Principal) -> tuple[BudgetPlace, ...]:
+    """The budgets a principal has a subject for: (scope, subject, alias, and the
+    metadata keys of the spend, the limit and the reset time), in scope order."""
+    subjects = {
+        BudgetScope.API_KEY: (principal.api_key, principal.api_key_alias),
+        BudgetScope.TEAM: (principal.team_id, principal.team_alias),
+        BudgetScope.USER: (principal.user_id, None),
+        BudgetScope.ORG: (principal.org_id, principal.org_alias),
+        BudgetScope.END_USER: (principal.end_user, None),
+    }
+    places = []
+    for scope, limit_key, spend_key, reset_key in _BUDGET_KEYS:
+        subject, alias = subjects[scope]
+        if subject is not None:
+            places.append((scope, subject, alias, (spend_key, limit_key, reset_key)))
+    return tuple(places)
 
 
 def _fingerprint(value: object, _name: str, _problems: Problems) -> str | None:

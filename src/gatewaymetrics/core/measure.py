@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gatewaymetrics.core.plan import Plan
-from gatewaymetrics.core.records import BudgetSnapshot, CallRecord, Problem, Status
+from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallRecord, Problem, Status
 from gatewaymetrics.core.samples import Number, Sample
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "measure_call",
     "measure_fallback",
     "measure_problems",
+    "measure_snapshot",
     "self_sample",
 ]
 
@@ -66,28 +67,35 @@ def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
     return out
 
 
-def budget_labels(snapshot: BudgetSnapshot, plan: Plan) -> tuple[str, ...]:
+def budget_labels(
+    scope: BudgetScope, subject: str, alias: str | None, plan: Plan
+) -> tuple[str, ...]:
     """The rendered (scope, subject, alias) labels of a budget's gauges."""
-    return plan.render((snapshot.scope.value, snapshot.subject, snapshot.alias))
+    return plan.render((scope.value, subject, alias))
 
 
 def measure_budget(
-    snapshot: BudgetSnapshot, plan: Plan, own: tuple[str, ...] | None = None
+    plan: Plan,
+    own: tuple[str, ...],
+    limit: Number | None,
+    spend: Number,
+    remaining: Number | None,
 ) -> list[Sample]:
-    """Limit, spend and remaining gauges; limit and remaining are removed (value None)
-    for an unlimited budget, never set to infinity. ``own``: the labels from
-    :func:`budget_labels`, when the caller kept them."""
-    if own is None:
-        own = budget_labels(snapshot, plan)
+    """Limit, spend and remaining gauges of the budget labelled ``own`` (from
+    :func:`budget_labels`); limit and remaining are removed (value None) for an
+    unlimited budget, never set to infinity."""
     metrics = plan.metrics
     return [
-        Sample(metrics[key], plan.labels(key, (), own), value)
-        for key, value in (
-            ("budget_limit", snapshot.limit_usd),
-            ("budget_spend", snapshot.spend_usd),
-            ("budget_remaining", snapshot.remaining_usd),
-        )
+        Sample(metrics["budget_limit"], plan.labels("budget_limit", (), own), limit),
+        Sample(metrics["budget_spend"], plan.labels("budget_spend", (), own), spend),
+        Sample(metrics["budget_remaining"], plan.labels("budget_remaining", (), own), remaining),
     ]
+
+
+def measure_snapshot(snapshot: BudgetSnapshot, plan: Plan) -> list[Sample]:
+    """The gauges of one budget snapshot (see :func:`measure_budget`)."""
+    own = budget_labels(snapshot.scope, snapshot.subject, snapshot.alias, plan)
+    return measure_budget(plan, own, snapshot.limit_usd, snapshot.spend_usd, snapshot.remaining_usd)
 
 
 def measure_fallback(

@@ -1,0 +1,180 @@
+"""In-process series values: counters, gauges and histograms behind one lock.
+
+What the Prometheus backend keeps in a single process instead of one
+``prometheus_client`` child (with a lock of its own) per series: a series is a small
+*cell* resolved once, and all of one event's updates take the store's lock once. A
+scrape copies the values under the same lock. No third-party imports: the Prometheus
+backend renders :meth:`SeriesStore.collect` into exposition families.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from gatewaymetrics.core.catalog import MetricKind
+from gatewaymetrics.core.samples import Metric, Sample
+
+__all__ = ["Cell", "Handle", "SeriesStore", "SeriesValue", "Value"]
+
+Labels = tuple[str, ...]
+
+
+class _Counter:
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+
+class _Gauge:
+    """A gauge can be removed (an unlimited budget has no limit) and set again. Its
+    cell stays (every handle to the series keeps working); ``present`` says whether
+    a scrape shows it."""
+
+    __slots__ = ("present", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.present = True
+
+
+class _GaugeGroup:
+    """Gauges always set together (a budget's limit, spend and remaining): one
+    update with a tuple of values, in order."""
+
+    __slots__ = ("gauges",)
+
+    def __init__(self, gauges: tuple[_Gauge, ...]) -> None:
+        self.gauges = gauges
+
+
+class _Histogram:
+    """``counts[i]``: observations in bucket ``i`` (not cumulative); ``bounds`` ends
+    with +Inf, so every finite observation has a bucket."""
+
+    __slots__ = ("bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.sum = 0.0
+        self.counts = [0] * len(bounds)
+        self.bounds = bounds
+        self.created = time.time()
+
+
+#: One series of the store, resolved once.
+Cell = _Counter | _Gauge | _Histogram
+#: What updates address: a series, or a group of gauges.
+Handle = Cell | _GaugeGroup
+Value = float | tuple[float, ...] | None
+
+
+class SeriesValue(NamedTuple):
+    """A series as a scrape sees it. ``value``: a counter's or gauge's value, or a
+    histogram's sum; ``buckets``: (upper bound, cumulative count), histograms only."""
+
+    labels: Labels
+    value: float
+    buckets: tuple[tuple[float, float], ...]
+    created: float | None
+
+
+class SeriesStore:
+    """Every series of the declared metrics, updated under one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        #: Every cell ever made, per metric (a removed gauge keeps its cell).
+        self._families: dict[Metric, dict[Labels, Cell]] = {}
+        self._bounds: dict[Metric, tuple[float, ...]] = {}
+
+    def declare(self, metric: Metric) -> None:
+        """Make room for ``metric``. A counter or histogram without labels has its one
+        series from the start, at zero (as ``prometheus_client`` does)."""
+        self._families[metric] = {}
+        if metric.kind is MetricKind.HISTOGRAM:
+            self._bounds[metric] = (*metric.spec.buckets, math.inf)
+        if not metric.label_names and metric.kind is not MetricKind.GAUGE:
+            self.cell(metric, ())
+
+    def cell(self, metric: Metric, labels: Labels) -> Cell:
+        """The cell of one series, made (at zero) if it does not exist yet."""
+        family = self._families[metric]
+        cell = family.get(labels)
+        if cell is not None:
+            return cell
+        with self.lock:
+            cell = family.get(labels)
+            if cell is None:
+                cell = family[labels] = self._new_cell(metric)
+        return cell
+
+    def _new_cell(self, metric: Metric) -> Cell:
+        if metric.kind is MetricKind.COUNTER:
+            return _Counter()
+        if metric.kind is MetricKind.GAUGE:
+            return _Gauge()
+        return _Histogram(self._bounds[metric])
+
+    def group(self, cells: Sequence[Cell]) -> _GaugeGroup:
+        """Gauges to set together by one update whose value is a tuple."""
+        gauges = tuple(cell for cell in cells if type(cell) is _Gauge)
+        if len(gauges) != len(cells):
+            raise TypeError("only gauges can be grouped")
+        return _GaugeGroup(gauges)
+
+    def update(self, updates: Iterable[tuple[Handle, Value]]) -> None:
+        """Apply one event's updates under one lock: add to a counter, observe into a
+        histogram, set a gauge (None removes the gauge's series) or a group of gauges
+        (a tuple of values)."""
+        with self.lock:
+            for cell, value in updates:
+                if type(cell) is _Counter:
+                    cell.value += value  # type: ignore[operator]  # a float for counters
+                elif type(cell) is _GaugeGroup:
+                    for gauge, each in zip(cell.gauges, value, strict=True):  # type: ignore[arg-type]
+                        gauge.value = each
+                        gauge.present = True
+                elif type(cell) is _Histogram:
+                    cell.sum += value  # type: ignore[operator]
+                    cell.counts[bisect_left(cell.bounds, value)] += 1  # type: ignore[type-var]
+                elif type(cell) is _Gauge:
+                    if value is None:
+                        cell.present = False
+                    else:
+                        cell.value = value  # type: ignore[assignment]  # a float
+                        cell.present = True
+
+    def apply(self, samples: Sequence[Sample]) -> None:
+        """Samples, as the pipeline's general path makes them."""
+        updates: list[tuple[Handle, Value]] = []
+        for metric, labels, value in samples:
+            if value is None:
+                cell = self._families[metric].get(labels)
+                if cell is not None:
+                    updates.append((cell, None))
+            else:
+                updates.append((self.cell(metric, labels), float(value)))
+        self.update(updates)
+
+    def collect(self, metric: Metric) -> list[SeriesValue]:
+        """A consistent copy of the series of ``metric``."""
+        out = []
+        with self.lock:
+            for labels, cell in self._families[metric].items():
+                if type(cell) is _Histogram:
+                    running, buckets = 0, []
+                    for bound, count in zip(cell.bounds, cell.counts, strict=True):
+                        running += count
+                        buckets.append((bound, float(running)))
+                    out.append(SeriesValue(labels, cell.sum, tuple(buckets), cell.created))
+                elif type(cell) is _Counter:
+                    out.append(SeriesValue(labels, cell.value, (), cell.created))
+                elif type(cell) is _Gauge and cell.present:
+                    out.append(SeriesValue(labels, cell.value, (), None))
+        return out

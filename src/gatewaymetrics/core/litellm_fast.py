@@ -1,0 +1,377 @@
+"""The fast reading of a LiteLLM success payload: raw values, no records.
+
+:func:`~gatewaymetrics.core.litellm_payload.parse_litellm` is the specification; this
+module reads the same places in the same order for the common shape of a success
+callback and gives up (returns None) on anything the parser would have to repair or
+report. Two phases:
+
+1. :func:`identity_key`: every raw value a call's identity (labels, budget subjects)
+   can come from, as one hashable tuple. Equal keys mean equal identities, so a
+   caller can parse the first payload of an identity with the parser and reuse the
+   result. Only ``str``, ``bool`` and None are admitted into a key (``1 == True``
+   must never make two identities equal).
+2. :func:`read_values`: the per-call numbers (tokens, cost, times, rate limits,
+   budget spends), each with the parser's precedence; the common type of the first
+   place is checked inline, anything else goes through the parser's own converters
+   and any problem they report makes the whole reading give up.
+
+Money is read as float here: the fast path feeds float backends (Prometheus) only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+
+from gatewaymetrics.core.coerce import (
+    MAX_STR,
+    Problems,
+    first,
+    pick_int,
+    pick_money,
+    pick_str,
+    pick_time,
+    view,
+)
+
+__all__ = ["Payload", "Values", "identity_key", "read_values"]
+
+_KEY_TYPES = frozenset((str, bool, type(None)))
+_NOT_A_KEY = object()
+_Dict = dict[str, object]
+_EMPTY: _Dict = {}
+
+
+#: The containers of one payload as the parser sees them (empty when missing): the
+#: kwargs, the standard logging object, its metadata, the legacy metadata
+#: (``litellm_params.metadata``) and the hidden params.
+Payload = tuple[_Dict, _Dict, _Dict, _Dict, _Dict]
+
+#: A success call's numbers: input, output, cached input and reasoning tokens; cost;
+#: request, upstream, first-token and per-output-token durations (derived as the
+#: records derive them); remaining requests and tokens; and per budget asked for,
+#: (spend before the call, limit, reset time) or None when there is no spend.
+Values = tuple[
+    int, int, int, int, float | None,
+    float | None, float | None, float | None, float | None,
+    int | None, int | None,
+    list[tuple[float, float | None, float | None] | None],
+]  # fmt: skip
+
+
+def _dict_or_empty(value: object) -> _Dict | None:
+    """A dict as it is, None as empty, anything else None (give up)."""
+    if type(value) is dict:
+        return value
+    return _EMPTY if value is None else None
+
+
+# Every place an identity field is read from, by container (the parser's reads of
+# operation, provider, requested model, model, deployment, api base, the principal,
+# stream and cache hit; tests/test_fast_path_equivalence.py holds the two together).
+_SLO_KEYS = ("call_type", "custom_llm_provider", "model_group", "model", "model_id",
+             "api_base", "end_user", "stream", "cache_hit")  # fmt: skip
+_META_KEYS = (
+    "model_group", "user_api_key_hash", "user_api_key", "user_api_key_alias",
+    "user_api_key_team_id", "team_id", "user_api_key_team_alias", "team_alias",
+    "user_api_key_user_id", "user_api_key_user_email", "user_api_key_org_id",
+    "user_api_key_org_alias", "user_api_key_end_user_id",
+)  # fmt: skip
+_KW_KEYS = ("call_type", "custom_llm_provider", "model", "stream", "cache_hit")
+_PARAMS_KEYS = ("custom_llm_provider", "api_base")
+_HIDDEN_KEYS = ("model_id", "api_base")
+
+
+def identity_key(
+    kwargs: object, failed: object, custom_paths: tuple[str, ...]
+) -> tuple[tuple[object, ...], Payload] | None:
+    """The identity key of a success payload of the common shape, or None."""
+    if type(kwargs) is not dict:
+        return None
+    kw: _Dict = kwargs
+    slo = kw.get("standard_logging_object")
+    if type(slo) is not dict:
+        return None
+    if failed is not False and not (failed is None and slo.get("status") == "success"):
+        return None
+    # Containers are dicts or missing (read as empty); anything else needs the parser.
+    slo_meta, hidden = slo.get("metadata"), slo.get("hidden_params")
+    params = kw.get("litellm_params")
+    if type(slo_meta) is not dict:
+        slo_meta = _dict_or_empty(slo_meta)
+    if type(hidden) is not dict:
+        hidden = _dict_or_empty(hidden)
+    if type(params) is not dict:
+        params = _dict_or_empty(params)
+    if slo_meta is None or hidden is None or params is None:
+        return None
+    legacy, model_info = params.get("metadata"), params.get("model_info")
+    request = params.get("proxy_server_request")
+    if type(legacy) is not dict:
+        legacy = _dict_or_empty(legacy)
+    if type(model_info) is not dict:
+        model_info = _dict_or_empty(model_info)
+    body = None
+    if request is not None:
+        body = request.get("body") if type(request) is dict else _NOT_A_KEY
+    if type(body) is not dict:
+        body = _dict_or_empty(body)
+    if legacy is None or model_info is None or body is None:
+        return None
+    key: tuple[object, ...] = (
+        *map(slo.get, _SLO_KEYS),
+        *map(slo_meta.get, _META_KEYS),
+        *map(legacy.get, _META_KEYS),
+        *map(kw.get, _KW_KEYS),
+        *map(params.get, _PARAMS_KEYS),
+        *map(hidden.get, _HIDDEN_KEYS),
+        model_info.get("id"),
+        body.get("user"),
+    )
+    if custom_paths:
+        key += tuple(_at_path(legacy, slo_meta, path) for path in custom_paths)
+    if not _KEY_TYPES.issuperset(map(type, key)):
+        return None
+    # The call id is not part of the identity, but the parser reads it (and would
+    # report one it cannot use).
+    call_id = slo.get("litellm_call_id")
+    if not (type(call_id) is str and 0 < len(call_id) <= MAX_STR) and _problem(
+        pick_str, (call_id, kw.get("litellm_call_id"), slo.get("id"))
+    ):
+        return None
+    return key, (kw, slo, slo_meta, legacy, hidden)
+
+
+def _at_path(legacy: _Dict, slo_meta: _Dict, path: str) -> object:
+    """A custom label's raw value: the legacy metadata first, then the standard
+    logging object's (as the parser reads it). Nested containers other than dicts give
+    a value outside the key types, so the caller gives up."""
+    for container in (legacy, slo_meta):
+        value: object = container
+        for part in path.split("."):
+            if value is None:
+                break
+            if type(value) is not dict:
+                return _NOT_A_KEY  # the parser would read it as an object: give up
+            value = value.get(part)
+        if value is not None:
+            return value
+    return None
+
+
+_Picker = Callable[..., object]
+
+
+def _problem(picker: _Picker, candidates: tuple[object, ...]) -> bool:
+    """Whether the parser's ``picker`` would report a problem on ``candidates``."""
+    problems: Problems = []
+    picker("", problems, *candidates)
+    return bool(problems)
+
+
+class _GiveUp(Exception):
+    """The payload needs the parser (a value it would repair or report)."""
+
+
+def _pick(picker: _Picker, candidates: tuple[object, ...]) -> object:
+    problems: Problems = []
+    value = picker("", problems, *candidates)
+    if problems:
+        raise _GiveUp
+    return value
+
+
+def _time(*candidates: object) -> float | None:
+    """``pick_time`` over ``candidates``, inline for floats and datetimes; a value it
+    would report gives up."""
+    for value in candidates:
+        if value is None:
+            continue
+        if type(value) is float and 0.0 <= value < math.inf:
+            return value
+        if type(value) is datetime:
+            try:
+                seconds = value.timestamp()
+            except (ValueError, OverflowError, OSError):
+                seconds = -1.0  # the parser reports it: give up below
+            if seconds >= 0:
+                return seconds
+        return _pick(pick_time, candidates)  # type: ignore[return-value]  # float or None
+    return None
+
+
+def _count(*candidates: object) -> int | None:
+    """``pick_int`` over ``candidates``, inline for ints (see :func:`_time`)."""
+    for value in candidates:
+        if value is None:
+            continue
+        if type(value) is int and value >= 0:
+            return value
+        return _pick(pick_int, candidates)  # type: ignore[return-value]  # int or None
+    return None
+
+
+def _money(*candidates: object) -> float | None:
+    """``pick_money`` over ``candidates`` as a float, inline for floats."""
+    for value in candidates:
+        if value is None:
+            continue
+        if type(value) is float and 0.0 <= value < math.inf:
+            return value
+        amount = _pick(pick_money, candidates)
+        return None if amount is None else float(amount)  # type: ignore[arg-type]  # Decimal
+    return None
+
+
+def _duration(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    value = end - start
+    return value if value >= 0 and math.isfinite(value) else None
+
+
+#: Reset times arrive as the same ISO string for a whole budget period.
+_RESET_TIMES: dict[str, float | None] = {}
+
+
+def _reset_time(slo_value: object, legacy_value: object) -> float | None:
+    """``pick_time`` of a budget's reset time. A non-empty string in the first place
+    decides alone (converted, or reported), so its conversion is memoised."""
+    if type(slo_value) is str and slo_value:
+        cached = _RESET_TIMES.get(slo_value, _EMPTY)
+        if cached is not _EMPTY:
+            return cached  # type: ignore[return-value]  # a float or None
+        value = _time(slo_value)
+        if len(_RESET_TIMES) >= 1024:
+            _RESET_TIMES.clear()
+        _RESET_TIMES[slo_value] = value
+        return value
+    return _time(slo_value, legacy_value)
+
+
+def read_values(
+    payload: Payload,
+    response_obj: object,
+    start_time: object,
+    end_time: object,
+    *,
+    stream: bool,
+    budget_keys: tuple[tuple[str, str, str], ...],
+) -> Values | None:
+    """The numbers of a success call whose identity was read by :func:`identity_key`;
+    None when the parser would report or repair any of them. ``budget_keys``: the
+    (spend, limit, reset) metadata keys of the budgets whose subject exists."""
+    try:
+        return _read_values(payload, response_obj, start_time, end_time, stream, budget_keys)
+    except _GiveUp:
+        return None
+
+
+def _read_values(
+    payload: Payload,
+    response_obj: object,
+    start_time: object,
+    end_time: object,
+    stream: bool,
+    budget_keys: tuple[tuple[str, str, str], ...],
+) -> Values | None:
+    kw, slo, slo_meta, legacy, hidden = payload
+    cost = slo.get("response_cost")
+    if not (type(cost) is float and 0.0 <= cost < math.inf):
+        cost = _money(cost, kw.get("response_cost"))
+    if cost == 0 and slo.get("response_cost_failure_debug_info") is not None:
+        cost = None  # LiteLLM could not price the call: unknown, not free
+
+    # Tokens: the standard logging object, then the usage details LiteLLM keeps, then
+    # the response's usage.
+    details = slo_meta.get("usage_object")
+    if details is None or (isinstance(details, str) and not details):
+        details = first(hidden.get("usage_object"))
+    usage = view(response_obj).get("usage") if response_obj is not None else None
+    inp = slo.get("prompt_tokens")
+    if not (type(inp) is int and inp >= 0):
+        inp = _count(inp, _at(details, "prompt_tokens"), _at(usage, "prompt_tokens"),
+                     _at(usage, "input_tokens"))  # fmt: skip
+    out = slo.get("completion_tokens")
+    if not (type(out) is int and out >= 0):
+        out = _count(out, _at(details, "completion_tokens"), _at(usage, "completion_tokens"),
+                     _at(usage, "output_tokens"))  # fmt: skip
+    cached = reasoning = None
+    details_in = _at(details, "prompt_tokens_details")
+    details_out = _at(details, "completion_tokens_details")
+    usage_in = _at(usage, "prompt_tokens_details")
+    usage_out = _at(usage, "completion_tokens_details")
+    if details_in is not None or usage_in is not None:
+        cached = _count(_at(details_in, "cached_tokens"), _at(usage_in, "cached_tokens"))
+    if details_out is not None or usage_out is not None:
+        reasoning = _count(_at(details_out, "reasoning_tokens"), _at(usage_out, "reasoning_tokens"))
+    inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
+    if cached > inp or reasoning > out:
+        return None  # the parser caps and reports these
+
+    started = slo.get("startTime")
+    if not (type(started) is float and 0.0 <= started < math.inf):
+        started = _time(started, start_time, kw.get("start_time"))
+    ended = slo.get("endTime")
+    if not (type(ended) is float and 0.0 <= ended < math.inf):
+        ended = _time(ended, end_time, kw.get("end_time"))
+    first_token = slo.get("completionStartTime")
+    if not (type(first_token) is float and 0.0 <= first_token < math.inf):
+        first_token = _time(first_token, kw.get("completion_start_time"))
+    upstream_started = _time(kw.get("api_call_start_time"))
+    duration = upstream = ttft = tpot = None
+    if ended is not None:
+        if started is not None and 0 <= ended - started < math.inf:
+            duration = ended - started
+        if upstream_started is not None and 0 <= ended - upstream_started < math.inf:
+            upstream = ended - upstream_started
+    if stream and first_token is not None:
+        if started is not None and 0 <= first_token - started < math.inf:
+            ttft = first_token - started
+        if out >= 2 and ended is not None and 0 <= ended - first_token < math.inf:
+            tpot = (ended - first_token) / (out - 1)
+
+    limit_requests = limit_tokens = None
+    headers = hidden.get("additional_headers")
+    if headers:  # None or empty: no rate-limit headers
+        h = view(headers)
+        limit_requests = _count(*[h.get(name) for name in _RATELIMIT_REQUESTS])
+        limit_tokens = _count(*[h.get(name) for name in _RATELIMIT_TOKENS])
+
+    budgets: list[tuple[float, float | None, float | None] | None] = []
+    for spend_key, limit_key, reset_key in budget_keys:
+        spend = slo_meta.get(spend_key)
+        if not (type(spend) is float and 0.0 <= spend < math.inf):
+            spend = _money(spend, legacy.get(spend_key))
+            if spend is None:
+                budgets.append(None)
+                continue
+        limit = slo_meta.get(limit_key)
+        if not (type(limit) is float and 0.0 <= limit < math.inf):
+            limit = _money(limit, legacy.get(limit_key))
+        budgets.append((spend, limit, _reset_time(slo_meta.get(reset_key), legacy.get(reset_key))))
+
+    return (inp, out, cached, reasoning, cost, duration, upstream, ttft, tpot,
+            limit_requests, limit_tokens, budgets)  # fmt: skip
+
+
+_RATELIMIT_REQUESTS = (
+    "x_ratelimit_remaining_requests",
+    "x-ratelimit-remaining-requests",
+    "llm_provider-x-ratelimit-remaining-requests",
+)
+_RATELIMIT_TOKENS = (
+    "x_ratelimit_remaining_tokens",
+    "x-ratelimit-remaining-tokens",
+    "llm_provider-x-ratelimit-remaining-tokens",
+)
+
+
+def _at(container: object, key: str) -> object:
+    """``view(container).get(key)``, inline for dicts and None."""
+    if type(container) is dict:
+        return container.get(key)
+    if container is None:
+        return None
+    return view(container).get(key)
