@@ -59,12 +59,14 @@ def proxy_stream(ring: int = 8) -> Callable[[], Payload]:
     each call: benchmarks time it alone and subtract it."""
     kwargs, response, start, end = proxy_payload()
     text = json.dumps([kwargs, response])
-    copies = [json.loads(text) for _ in range(ring)]
+    copies = [_as_litellm_passes_it(*json.loads(text)) for _ in range(ring)]
     counter = itertools.count()
     spends = ("user_api_key_spend", "user_api_key_team_spend", "user_api_key_user_spend")
     base_spend = [kwargs["standard_logging_object"]["metadata"][name] for name in spends]
     base_times = [kwargs["standard_logging_object"][name]
                   for name in ("startTime", "endTime", "completionStartTime")]  # fmt: skip
+
+    base_datetimes = {name: copies[0][0][name] for name in _DATETIMES}
 
     def following() -> Payload:
         index = next(counter)
@@ -78,8 +80,27 @@ def proxy_stream(ring: int = 8) -> Callable[[], Payload]:
         shift = index * 0.25
         slo["startTime"], slo["endTime"], slo["completionStartTime"] = (
             base_times[0] + shift, base_times[1] + shift, base_times[2] + shift)  # fmt: skip
+        step = dt.timedelta(seconds=shift)
+        for name, base in base_datetimes.items():
+            kw[name] = base + step
         for name, spend in zip(spends, base_spend, strict=True):
             meta[name] = legacy[name] = spend + index * 1e-4
         return kw, resp, start, end
 
     return following
+
+
+_DATETIMES = ("api_call_start_time", "completion_start_time")
+
+
+def _as_litellm_passes_it(kwargs: dict[str, Any], response: Any) -> tuple[dict[str, Any], Any]:
+    """A JSON-captured payload with the types LiteLLM hands a callback in-process: its
+    times as datetimes and the response as a ``ModelResponse`` (when LiteLLM is
+    installed; a dict otherwise)."""
+    for name in _DATETIMES:
+        kwargs[name] = dt.datetime.fromisoformat(kwargs[name])
+    try:
+        from litellm import ModelResponse
+    except ImportError:
+        return kwargs, response
+    return kwargs, ModelResponse(**response)

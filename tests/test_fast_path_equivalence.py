@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_event
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -580,6 +581,7 @@ def test_the_fast_path_records_what_the_general_path_records(
     assert_same_metrics(fast_registry, general_registry)
     assert general._fast_events == 0
     assert 0 <= fast._fast_events <= len(sequence)
+    note_event(f"events on the fast path: {'some' if fast._fast_events else 'none'}")
 
 
 def test_the_comparison_sees_one_extra_event() -> None:

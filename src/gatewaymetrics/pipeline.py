@@ -8,6 +8,7 @@ exception's message can quote a payload). Safe to call from many threads at once
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Iterable
@@ -43,6 +44,9 @@ _Mark = tuple[float | None, Number, Labels, Number | None, Number, Number | None
 __all__ = ["Pipeline"]
 
 log = logging.getLogger("gatewaymetrics")
+
+#: How many call identities (key, team, user, model, ...) the fast path remembers.
+IDENTITY_CACHE = 4096
 
 
 class Pipeline:
@@ -219,9 +223,11 @@ class Pipeline:
         self.record(event)
         if event.problems or event.call.status is not Status.SUCCESS:
             return
-        if len(self._identities) >= self._cap:
-            self._identities.clear()
-        self._identities[key] = _FastCall(self, event)
+        identities = self._identities
+        if len(identities) >= min(self._cap, IDENTITY_CACHE):
+            for old in list(itertools.islice(identities, len(identities) // 2 + 1)):
+                identities.pop(old, None)  # the oldest half; busy identities come back
+        identities[key] = _FastCall(self, event)
 
     def _apply_fast(self, call: _FastCall, values: Values) -> bool:
         """Apply one call's numbers to its bound series. Raises :class:`_NotAdmitted`

@@ -21,12 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _worker(
-    directory: Path, events: int, first_spend: int, *, step: bool = False
+    directory: Path, events: int, first_spend: int, *, step: bool = False, litellm: bool = False
 ) -> subprocess.Popen[str]:
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.mp_worker", str(events), str(first_spend)]
-        + (["--step"] if step else []),
+        + (["--step"] if step else []) + (["--litellm"] if litellm else []),
         cwd=ROOT, env=env, text=True,
         stdin=subprocess.PIPE if step else subprocess.DEVNULL, stdout=subprocess.PIPE,
     )  # fmt: skip
@@ -82,5 +83,33 @@ def test_four_workers_sum_exactly_and_a_killed_one_keeps_its_counts(tmp_path: Pa
     ]
     assert values[budget[0]] == 506.0  # the most recent write: the victim's 7th event
     assert not any(name == "pid" for key in values for name, _ in key[1])
+    result = promtool_check(body)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_workers_on_the_fast_path_sum_exactly_with_one_series_per_budget(tmp_path: Path) -> None:
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    workers = [_worker(directory, 20, first, litellm=True) for first in (100, 0)]
+    for process in workers:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0
+        assert out.splitlines()[-2:] == ["done 20", "fast 19"]  # all but the first event
+    body, values = _aggregate(directory)
+    requests = [v for (name, _), v in values.items() if name == "llm_requests_total"]
+    assert requests == [40.0]
+    tokens = {dict(labels)["token_type"]: v for (name, labels), v in values.items()
+              if name == "llm_tokens_total"}  # fmt: skip
+    assert tokens == {"input": 400.0, "output": 800.0}
+    spend = [v for (name, _), v in values.items() if name == "llm_spend_usd_total"]
+    assert spend == [pytest.approx(40 * 1.35e-05, rel=1e-12)]
+    budgets = sorted(dict(labels)["scope"] for (name, labels), _ in values.items()
+                     if name == "llm_budget_spend_usd")  # fmt: skip
+    assert budgets == ["api_key", "team", "user"]  # one series per subject, no pid label
+    key_spend = [
+        v for (name, labels), v in values.items()
+        if name == "llm_budget_spend_usd" and dict(labels)["scope"] == "api_key"
+    ]  # fmt: skip
+    assert key_spend[0] in (119.0 + 1.35e-05, 19.0 + 1.35e-05)  # the most recent write
     result = promtool_check(body)
     assert (result.returncode, result.stderr) == (0, "")

@@ -32,6 +32,7 @@ __all__ = [
     "pick_money",
     "pick_str",
     "pick_time",
+    "read",
     "view",
 ]
 
@@ -80,6 +81,25 @@ class _AttributeView:
 
 _EMPTY: Getter = cast("Getter", MappingProxyType({}))
 
+#: How ``view`` reads each type it has met: as a mapping, by attribute, or as empty.
+#: Kept per type because ``isinstance(x, Mapping)`` is an ABC check, slow on a hot path.
+_MAPPING, _ATTRIBUTES, _NOTHING = 0, 1, 2
+_HOW: dict[type, int] = {}
+
+
+def _how(kind: type) -> int:
+    how = _HOW.get(kind)
+    if how is None:
+        if issubclass(kind, _PRIMITIVES):
+            how = _NOTHING
+        elif issubclass(kind, Mapping):
+            how = _MAPPING
+        else:
+            how = _ATTRIBUTES
+        if len(_HOW) < 1024:  # a bound, against a flood of dynamically made classes
+            _HOW[kind] = how
+    return how
+
 
 def view(container: object) -> Getter:
     """``container`` readable with ``.get(key)``: a plain dict as it is (the fast,
@@ -87,11 +107,31 @@ def view(container: object) -> Getter:
     that never raises, anything else as empty."""
     if type(container) is dict:
         return cast("Getter", container)
-    if container is None or isinstance(container, _PRIMITIVES):
+    if container is None:
         return _EMPTY
-    if isinstance(container, Mapping):
-        return _MappingView(container)
-    return _AttributeView(container)
+    how = _how(type(container))
+    if how == _MAPPING:
+        return _MappingView(cast("Mapping[object, object]", container))
+    if how == _ATTRIBUTES:
+        return _AttributeView(container)
+    return _EMPTY
+
+
+def read(container: object, key: str) -> object:
+    """``view(container).get(key)``, without making a view."""
+    if type(container) is dict:
+        return container.get(key)
+    if container is None:
+        return None
+    how = _how(type(container))
+    try:
+        if how == _ATTRIBUTES:
+            return getattr(container, key, None)
+        if how == _MAPPING:
+            return container.get(key)  # type: ignore[attr-defined]
+    except Exception:  # a hostile mapping, __getattr__ or property must not break parsing
+        return None
+    return None
 
 
 def first(*values: object) -> object:

@@ -32,6 +32,7 @@ from gatewaymetrics.core.coerce import (
     pick_money,
     pick_str,
     pick_time,
+    read,
     view,
 )
 
@@ -110,14 +111,14 @@ def identity_key(
     request = params.get("proxy_server_request")
     if type(legacy) is not dict:
         legacy = _dict_or_empty(legacy)
-    if type(model_info) is not dict:
-        model_info = _dict_or_empty(model_info)
-    body = None
+    if model_info is None:
+        model_info = _EMPTY
+    elif type(model_info) is not dict:
+        return None
+    body: _Dict | None = _EMPTY
     if request is not None:
-        body = request.get("body") if type(request) is dict else _NOT_A_KEY
-    if type(body) is not dict:
-        body = _dict_or_empty(body)
-    if legacy is None or model_info is None or body is None:
+        body = _dict_or_empty(request.get("body")) if type(request) is dict else None
+    if legacy is None or body is None:
         return None
     key: tuple[object, ...] = (
         *map(slo.get, _SLO_KEYS),
@@ -288,24 +289,26 @@ def _read_values(
     details = slo_meta.get("usage_object")
     if details is None or (isinstance(details, str) and not details):
         details = first(hidden.get("usage_object"))
-    usage = view(response_obj).get("usage") if response_obj is not None else None
+    usage = read(response_obj, "usage")
     inp = slo.get("prompt_tokens")
     if not (type(inp) is int and inp >= 0):
-        inp = _count(inp, _at(details, "prompt_tokens"), _at(usage, "prompt_tokens"),
-                     _at(usage, "input_tokens"))  # fmt: skip
+        inp = _count(inp, read(details, "prompt_tokens"), read(usage, "prompt_tokens"),
+                     read(usage, "input_tokens"))  # fmt: skip
     out = slo.get("completion_tokens")
     if not (type(out) is int and out >= 0):
-        out = _count(out, _at(details, "completion_tokens"), _at(usage, "completion_tokens"),
-                     _at(usage, "output_tokens"))  # fmt: skip
+        out = _count(out, read(details, "completion_tokens"), read(usage, "completion_tokens"),
+                     read(usage, "output_tokens"))  # fmt: skip
     cached = reasoning = None
-    details_in = _at(details, "prompt_tokens_details")
-    details_out = _at(details, "completion_tokens_details")
-    usage_in = _at(usage, "prompt_tokens_details")
-    usage_out = _at(usage, "completion_tokens_details")
+    details_in = read(details, "prompt_tokens_details")
+    details_out = read(details, "completion_tokens_details")
+    usage_in = read(usage, "prompt_tokens_details")
+    usage_out = read(usage, "completion_tokens_details")
     if details_in is not None or usage_in is not None:
-        cached = _count(_at(details_in, "cached_tokens"), _at(usage_in, "cached_tokens"))
+        cached = _count(read(details_in, "cached_tokens"), read(usage_in, "cached_tokens"))
     if details_out is not None or usage_out is not None:
-        reasoning = _count(_at(details_out, "reasoning_tokens"), _at(usage_out, "reasoning_tokens"))
+        reasoning = _count(
+            read(details_out, "reasoning_tokens"), read(usage_out, "reasoning_tokens")
+        )
     inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
     if cached > inp or reasoning > out:
         return None  # the parser caps and reports these
@@ -335,7 +338,7 @@ def _read_values(
     limit_requests = limit_tokens = None
     headers = hidden.get("additional_headers")
     if headers:  # None or empty: no rate-limit headers
-        h = view(headers)
+        h = view(headers)  # the six header names, read alike
         limit_requests = _count(*[h.get(name) for name in _RATELIMIT_REQUESTS])
         limit_tokens = _count(*[h.get(name) for name in _RATELIMIT_TOKENS])
 
@@ -350,7 +353,14 @@ def _read_values(
         limit = slo_meta.get(limit_key)
         if not (type(limit) is float and 0.0 <= limit < math.inf):
             limit = _money(limit, legacy.get(limit_key))
-        budgets.append((spend, limit, _reset_time(slo_meta.get(reset_key), legacy.get(reset_key))))
+        reset = slo_meta.get(reset_key)
+        if type(reset) is str and reset:
+            reset = _RESET_TIMES.get(reset, _EMPTY)
+            if reset is _EMPTY:
+                reset = _reset_time(slo_meta.get(reset_key), None)
+        elif reset is not None or legacy.get(reset_key) is not None:
+            reset = _reset_time(reset, legacy.get(reset_key))
+        budgets.append((spend, limit, reset))  # type: ignore[arg-type]  # float or None
 
     return (inp, out, cached, reasoning, cost, duration, upstream, ttft, tpot,
             limit_requests, limit_tokens, budgets)  # fmt: skip
@@ -366,12 +376,3 @@ _RATELIMIT_TOKENS = (
     "x-ratelimit-remaining-tokens",
     "llm_provider-x-ratelimit-remaining-tokens",
 )
-
-
-def _at(container: object, key: str) -> object:
-    """``view(container).get(key)``, inline for dicts and None."""
-    if type(container) is dict:
-        return container.get(key)
-    if container is None:
-        return None
-    return view(container).get(key)

@@ -1,0 +1,178 @@
+"""The in-process series store: exact under threads, gauges removed and set again
+through any handle, groups, and exposition identical to prometheus_client's own."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gatewaymetrics import CallEvent, LabelSettings, Metric, Pipeline, Sample, Settings
+from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.backends.series_store import SeriesStore
+from gatewaymetrics.core.catalog import MetricKind
+from gatewaymetrics.core.plan import Plan
+from tests.strategies import call_events
+
+PLAN = Plan.build(Settings(labels=LabelSettings(identity=("model",))))
+REQUESTS = PLAN.metrics["requests"]
+DURATION = PLAN.metrics["request_duration"]
+SPEND_GAUGE = PLAN.metrics["budget_spend"]
+LIMIT_GAUGE = PLAN.metrics["budget_limit"]
+LABELS = ("m", "success", "")
+BUDGET = ("team", "t1", "")
+
+
+def _store(*metrics: Metric) -> SeriesStore:
+    store = SeriesStore()
+    for metric in metrics:
+        store.declare(metric)
+    return store
+
+
+def _values(store: SeriesStore, metric: Metric) -> dict[tuple[str, ...], float]:
+    return {series.labels: series.value for series in store.collect(metric)}
+
+
+def test_threads_lose_no_update() -> None:
+    store = _store(REQUESTS, DURATION)
+    counter = store.cell(REQUESTS, LABELS)
+    histogram = store.cell(DURATION, ("m",))
+
+    def work() -> None:
+        for _ in range(5000):
+            store.update([(counter, 1.0), (histogram, 0.03)])
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _values(store, REQUESTS) == {LABELS: 40_000.0}
+    (series,) = store.collect(DURATION)
+    assert series.buckets[-1] == (float("inf"), 40_000.0)
+    assert dict(series.buckets)[0.02] == 0.0
+    assert dict(series.buckets)[0.04] == 40_000.0  # 0.03 <= 0.04: cumulative from there
+    assert series.value == pytest.approx(1200.0, rel=1e-9)
+
+
+def test_a_removed_gauge_comes_back_through_any_handle() -> None:
+    store = _store(SPEND_GAUGE)
+    first = store.cell(SPEND_GAUGE, BUDGET)
+    store.update([(first, 3.0)])
+    store.apply([Sample(SPEND_GAUGE, BUDGET, None)])  # removed: not exposed
+    assert _values(store, SPEND_GAUGE) == {}
+    second = store.cell(SPEND_GAUGE, BUDGET)  # a handle taken after the removal
+    assert second is first  # one cell per series, whatever happened to it
+    store.apply([Sample(SPEND_GAUGE, BUDGET, 4)])
+    assert _values(store, SPEND_GAUGE) == {BUDGET: 4.0}
+    store.update([(first, 5.0)])
+    assert _values(store, SPEND_GAUGE) == {BUDGET: 5.0}
+
+
+def test_removing_a_gauge_that_never_existed_makes_nothing() -> None:
+    store = _store(SPEND_GAUGE)
+    store.apply([Sample(SPEND_GAUGE, BUDGET, None)])
+    assert store.collect(SPEND_GAUGE) == []
+
+
+def test_a_group_sets_its_gauges_together_and_brings_removed_ones_back() -> None:
+    store = _store(SPEND_GAUGE, LIMIT_GAUGE, REQUESTS)
+    group = store.group([store.cell(LIMIT_GAUGE, BUDGET), store.cell(SPEND_GAUGE, BUDGET)])
+    store.update([(group, (10.0, 4.0))])
+    store.apply([Sample(LIMIT_GAUGE, BUDGET, None)])
+    assert _values(store, LIMIT_GAUGE) == {}
+    store.update([(group, (12.0, 5.0))])
+    assert (_values(store, LIMIT_GAUGE), _values(store, SPEND_GAUGE)) == (
+        {BUDGET: 12.0},
+        {BUDGET: 5.0},
+    )
+    with pytest.raises(TypeError, match="only gauges"):
+        store.group([store.cell(REQUESTS, LABELS)])
+
+
+def test_a_counter_without_labels_exists_from_the_start() -> None:
+    plan = Plan.build(Settings(labels=LabelSettings(identity=())))
+    store = _store(plan.metrics["spend"], plan.metrics["budget_spend"])
+    assert _values(store, plan.metrics["spend"]) == {(): 0.0}
+    assert store.collect(plan.metrics["budget_spend"]) == []  # a gauge waits for a value
+
+
+def _client_registry(samples: list[Sample]) -> CollectorRegistry:
+    """The same samples through prometheus_client's own metric objects."""
+    registry = CollectorRegistry()
+    wrappers: dict[Metric, Counter | Gauge | Histogram] = {}
+    for metric in {s.metric: None for s in samples}:
+        spec = metric.spec
+        common = {"name": spec.name, "documentation": spec.help, "unit": spec.unit,
+                  "labelnames": metric.label_names, "registry": registry}  # fmt: skip
+        if spec.kind is MetricKind.COUNTER:
+            wrappers[metric] = Counter(**common)  # type: ignore[arg-type]
+        elif spec.kind is MetricKind.GAUGE:
+            wrappers[metric] = Gauge(**common)  # type: ignore[arg-type]
+        else:
+            wrappers[metric] = Histogram(**common, buckets=spec.buckets)  # type: ignore[arg-type]
+    for metric, labels, value in samples:
+        wrapper = wrappers[metric]
+        if value is None:
+            if labels in wrapper._metrics:  # type: ignore[attr-defined]
+                wrapper.remove(*labels)
+            continue
+        child = wrapper.labels(*labels)
+        if isinstance(child, Counter):
+            child.inc(float(value))
+        elif isinstance(child, Gauge):
+            child.set(float(value))
+        else:
+            child.observe(float(value))
+    return registry
+
+
+class _Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+
+    def declare(self, metrics: object) -> None:
+        pass
+
+    def apply(self, samples: list[Sample]) -> None:
+        self.samples.extend(samples)
+
+    def close(self) -> None:
+        pass
+
+
+def _parsed(text: str) -> tuple[set[tuple[str, str, str]], dict[tuple[str, str], float]]:
+    """Families (name, type, help) and samples, ``_created`` left out (timestamps)."""
+    families, samples = set(), {}
+    for family in text_string_to_metric_families(text):
+        if family.name.endswith("_created"):
+            continue
+        families.add((family.name, family.type, family.documentation))
+        for sample in family.samples:
+            if not sample.name.endswith("_created"):
+                samples[(sample.name, repr(sorted(sample.labels.items())))] = sample.value
+    return families, samples
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(call_events, max_size=6))
+def test_exposition_is_what_prometheus_client_would_expose(events: list[CallEvent]) -> None:
+    recorder = _Recorder()
+    ours = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([recorder, ours], fast_path=False)
+    for event in events:
+        pipeline.record(event)
+    expected_families, expected = _parsed(
+        generate_latest(_client_registry(recorder.samples)).decode()
+    )
+    families, samples = _parsed(generate_latest(ours.registry).decode())
+    # prometheus_client's registry here only has the metrics the samples touched.
+    assert expected_families <= families
+    assert samples == expected

@@ -1,0 +1,175 @@
+"""The pipeline's fast path: when it runs, what it binds, and that it keeps the
+general path's promises (exact under threads, isolated backends, bounded memory).
+tests/test_fast_path_equivalence.py proves it records what the general path records."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gatewaymetrics import Pipeline
+from gatewaymetrics import pipeline as pipeline_module
+from gatewaymetrics.backends.memory import MemoryBackend
+from gatewaymetrics.backends.prometheus import PrometheusBackend
+from tests.promtools import exposition_values
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "litellm_payloads.jsonl"
+_LINES = [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines()]
+PROXY = next(p for p in _LINES if p["scenario"] == "proxy_metadata")
+KEY = PROXY["kwargs"]["standard_logging_object"]["metadata"]["user_api_key_hash"]
+IDENTITY = (("api_key", KEY), ("api_key_alias", "search-prod"), ("model", "gpt-4o-mini"),
+            ("operation", "chat"), ("provider", "openai"), ("requested_model", "gpt-4o-mini"),
+            ("team", "team-search"), ("team_alias", "search"), ("user", "alice"))  # fmt: skip
+REQUESTS = ("llm_requests_total", tuple(sorted((*IDENTITY, ("error_type", ""),
+                                                ("status", "success")))))  # fmt: skip
+
+
+def proxy_event(**meta: object) -> dict[str, Any]:
+    """A fresh copy of the captured proxy-style payload's kwargs, metadata changed."""
+    kwargs: dict[str, Any] = copy.deepcopy(PROXY["kwargs"])
+    kwargs["standard_logging_object"]["metadata"].update(meta)
+    kwargs["litellm_params"]["metadata"].update(meta)
+    return kwargs
+
+
+def _prometheus(**kwargs: Any) -> tuple[Pipeline, PrometheusBackend]:
+    backend = PrometheusBackend(registry=CollectorRegistry())
+    return Pipeline([backend], **kwargs), backend
+
+
+def _values(backend: PrometheusBackend) -> dict[Any, float]:
+    return {
+        key: value
+        for key, value in exposition_values(backend.exposition()[0].decode()).items()
+        if not key[0].endswith("_created")
+    }
+
+
+def _record(pipeline: Pipeline, events: Iterable[dict[str, Any]]) -> None:
+    for kwargs in events:
+        pipeline.record_litellm(kwargs, PROXY["response_obj"], failed=False)
+
+
+def test_the_first_event_of_an_identity_is_learnt_the_next_are_fast() -> None:
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event(user_api_key_spend=1.0 + i) for i in range(5)])
+    assert pipeline._fast_events == 4
+    values = _values(backend)
+    assert values[REQUESTS] == 5.0
+    budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
+    assert values[("llm_budget_spend_usd", budget)] == 5.0 + 1.35e-05
+    assert values[("llm_budget_remaining_usd", budget)] == 10.0 - (5.0 + 1.35e-05)
+
+
+def test_memory_backends_keep_the_general_path() -> None:
+    memory = MemoryBackend()
+    prometheus = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([memory, prometheus])
+    _record(pipeline, [proxy_event() for _ in range(3)])
+    assert pipeline._fast_events == 0  # exact Decimal money needs the records
+    assert memory.sum("llm_requests_total") == 3.0
+
+
+def test_two_prometheus_backends_both_get_every_fast_event() -> None:
+    first = PrometheusBackend(registry=CollectorRegistry())
+    second = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([first, second])
+    _record(pipeline, [proxy_event(user_api_key_spend=1.0 + i) for i in range(4)])
+    assert pipeline._fast_events == 3
+    assert _values(first) == _values(second)
+    assert _values(first)[REQUESTS] == 4.0
+
+
+class Failing(PrometheusBackend):
+    """A binding backend whose bound updates fail."""
+
+    def apply_bound(self, updates: Iterable[tuple[Any, Any]]) -> None:
+        raise OSError("disk full")
+
+
+def test_a_failing_backend_is_counted_and_the_others_still_get_the_event() -> None:
+    failing = Failing(registry=CollectorRegistry(), name="failing")
+    healthy = PrometheusBackend(registry=CollectorRegistry())
+    pipeline = Pipeline([failing, healthy])
+    _record(pipeline, [proxy_event(user_api_key_spend=1.0 + i) for i in range(3)])
+    values = _values(healthy)
+    assert values[REQUESTS] == 3.0
+    errors = ("gatewaymetrics_backend_errors_total", (("backend", "failing"),))
+    assert values[errors] == 2.0  # the two fast events; the first went the general way
+
+
+def test_an_unlimited_budget_has_no_limit_series_on_the_fast_path_either() -> None:
+    pipeline, backend = _prometheus()
+    team = (("alias", "search"), ("scope", "team"), ("subject", "team-search"))
+    _record(pipeline, [proxy_event(user_api_key_team_max_budget=50.0)])
+    assert _values(backend)[("llm_budget_limit_usd", team)] == 50.0
+    _record(pipeline, [proxy_event(user_api_key_team_max_budget=None,
+                                   user_api_key_team_spend=4.0 + i) for i in range(3)])  # fmt: skip
+    values = _values(backend)
+    assert ("llm_budget_limit_usd", team) not in values
+    assert ("llm_budget_remaining_usd", team) not in values
+    assert values[("llm_budget_spend_usd", team)] == 6.0 + 1.35e-05
+    _record(pipeline, [proxy_event(user_api_key_team_max_budget=60.0,
+                                   user_api_key_team_spend=7.0)])  # fmt: skip
+    values = _values(backend)
+    assert values[("llm_budget_limit_usd", team)] == 60.0
+    assert values[("llm_budget_remaining_usd", team)] == 60.0 - (7.0 + 1.35e-05)
+    assert pipeline._fast_events == 4  # all but the first: every series was admitted by it
+
+
+def test_a_late_event_never_moves_a_budget_back_on_the_fast_path() -> None:
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event(user_api_key_spend=s) for s in (1.0, 3.0, 2.0)])
+    budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
+    assert _values(backend)[("llm_budget_spend_usd", budget)] == 3.0 + 1.35e-05
+    assert pipeline._fast_events == 2
+
+
+def test_many_threads_lose_nothing_on_the_fast_path() -> None:
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event()])  # learn the identity
+
+    def work(index: int) -> None:
+        _record(pipeline, [proxy_event(user_api_key_spend=1.0 + index + i / 1000)
+                           for i in range(200)])  # fmt: skip
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    values = _values(backend)
+    assert values[REQUESTS] == 1601.0
+    assert pipeline._fast_events == 1600
+    spend = ("llm_spend_usd_total", IDENTITY)
+    assert values[spend] == pytest.approx(1601 * 1.35e-05, rel=1e-12)
+    budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
+    assert values[("llm_budget_spend_usd", budget)] == 8.0 + 199 / 1000 + 1.35e-05  # the newest
+
+
+def test_the_identity_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline_module, "IDENTITY_CACHE", 4)
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event(user_api_key_user_id=f"user-{i}") for i in range(10)])
+    assert len(pipeline._identities) <= 4
+    _record(pipeline, [proxy_event(user_api_key_user_id="user-9")])  # still remembered
+    assert pipeline._fast_events == 1
+    total = sum(v for (name, _), v in _values(backend).items() if name == "llm_requests_total")
+    assert total == 11.0
+
+
+def test_a_closed_pipeline_drops_fast_events_too() -> None:
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event()])
+    pipeline.close()
+    _record(pipeline, [proxy_event()])
+    values = _values(backend)
+    assert values[REQUESTS] == 1.0
+    assert values[("gatewaymetrics_events_dropped_total", (("reason", "closed"),))] == 1.0
