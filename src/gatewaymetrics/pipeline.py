@@ -11,13 +11,13 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gatewaymetrics.core.budget import supersedes
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.labels import OTHER
-from gatewaymetrics.core.litellm_fast import Values, identity_key, read_values
+from gatewaymetrics.core.litellm_fast import Uncommon, Values, identity_key, read_values
 from gatewaymetrics.core.litellm_payload import budget_places, parse_litellm
 from gatewaymetrics.core.measure import (
     budget_labels,
@@ -79,6 +79,7 @@ class Pipeline:
         binders = [b for b in self.backends if isinstance(b, BindingBackend)]
         self._fast = fast_path and bool(self.backends) and len(binders) == len(self.backends)
         self._binders: tuple[BindingBackend, ...] = tuple(binders)
+        self._single = binders[0] if len(binders) == 1 else None
         self._identities: dict[tuple[object, ...], _FastCall] = {}
         self._custom_paths = tuple(path for _, path in self._custom_labels)
         self._fast_events = 0
@@ -198,14 +199,12 @@ class Pipeline:
         if call is None:
             self._learn(key, kwargs, response_obj, start_time, end_time, failed)
             return True
-        values = read_values(payload, response_obj, start_time, end_time,
-                             stream=call.stream, budget_keys=call.budget_keys)  # fmt: skip
-        if values is None:
-            return False
         try:
+            values = read_values(payload, response_obj, start_time, end_time,
+                                 call.stream, call.budget_keys)  # fmt: skip
             return self._apply_fast(call, values)
-        except _NotAdmitted:
-            return False  # a series or budget the general path has to admit first
+        except (Uncommon, _NotAdmitted):
+            return False  # the parser's job, or a series the general path admits first
 
     def _learn(
         self,
@@ -300,36 +299,32 @@ class Pipeline:
                         add((handles, spend))  # the spend gauge alone
                     else:
                         add((handles, (limit, spend, remaining)))  # type: ignore[arg-type]
-        self._fan_out_bound(updates)
+        if self._single is not None:
+            try:
+                self._single.apply_bound(updates)
+            except Exception as exc:  # counted and logged, as for several backends
+                self._backend_failed(self._single, exc)
+                self._count_failures([self._single])
+        else:
+            self._fan_out_bound(updates)
         for subject, mark in accepted:
-            if mark[3] is None:  # unlimited: no limit, no remaining series
-                self._fan_out(self._mark_samples(mark)[0::2])
+            if mark[3] is None:  # unlimited: its limit and remaining series are removed
+                self._fan_out([s for s in self._mark_samples(mark) if s.value is None])
             if known[subject] is not mark:
                 self._settle(subject, mark)
         self._fast_events += 1
         return True
 
     def _fan_out_bound(self, updates: list[tuple[object, float]]) -> None:
-        """Bound updates to every backend: one handle per backend, or a tuple of them
-        when there are several."""
-        binders = self._binders
+        """Bound updates to several backends: each handle is a tuple, one per backend."""
         failed = []
-        for index, backend in enumerate(binders):
+        for index, backend in enumerate(self._binders):
             try:
-                if len(binders) == 1:
-                    backend.apply_bound(updates)
-                else:
-                    backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
+                backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
-                log.warning(
-                    "gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__
-                )
-        for backend in failed:
-            error = [self_sample(self.plan, "backend_errors", backend.name)]
-            for other in self.backends:
-                with contextlib.suppress(Exception):  # logged above; the count is best effort
-                    other.apply(error)
+                self._backend_failed(backend, exc)
+        self._count_failures(failed)
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -428,13 +423,18 @@ class Pipeline:
                 backend.apply(samples)
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
-                log.warning(
-                    "gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__
-                )
+                self._backend_failed(backend, exc)
+        self._count_failures(failed)
+
+    def _backend_failed(self, backend: Backend, exc: Exception) -> None:
+        log.warning("gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__)
+
+    def _count_failures(self, failed: Sequence[Backend]) -> None:
+        """``gatewaymetrics_backend_errors_total`` for each failed backend, everywhere."""
         for backend in failed:
             error = [self_sample(self.plan, "backend_errors", backend.name)]
             for other in self.backends:
-                with contextlib.suppress(Exception):  # logged above; the count is best effort
+                with contextlib.suppress(Exception):  # logged already; the count is best effort
                     other.apply(error)
 
     def _drop(self, reason: str, exc: BaseException | None) -> None:

@@ -36,7 +36,7 @@ from gatewaymetrics.core.coerce import (
     view,
 )
 
-__all__ = ["Payload", "Values", "identity_key", "read_values"]
+__all__ = ["Payload", "Uncommon", "Values", "identity_key", "read_values"]
 
 _KEY_TYPES = frozenset((str, bool, type(None)))
 _NOT_A_KEY = object()
@@ -171,7 +171,7 @@ def _problem(picker: _Picker, candidates: tuple[object, ...]) -> bool:
     return bool(problems)
 
 
-class _GiveUp(Exception):
+class Uncommon(Exception):
     """The payload needs the parser (a value it would repair or report)."""
 
 
@@ -179,7 +179,7 @@ def _pick(picker: _Picker, candidates: tuple[object, ...]) -> object:
     problems: Problems = []
     value = picker("", problems, *candidates)
     if problems:
-        raise _GiveUp
+        raise Uncommon
     return value
 
 
@@ -256,27 +256,13 @@ def read_values(
     response_obj: object,
     start_time: object,
     end_time: object,
-    *,
     stream: bool,
     budget_keys: tuple[tuple[str, str, str], ...],
-) -> Values | None:
-    """The numbers of a success call whose identity was read by :func:`identity_key`;
-    None when the parser would report or repair any of them. ``budget_keys``: the
-    (spend, limit, reset) metadata keys of the budgets whose subject exists."""
-    try:
-        return _read_values(payload, response_obj, start_time, end_time, stream, budget_keys)
-    except _GiveUp:
-        return None
-
-
-def _read_values(
-    payload: Payload,
-    response_obj: object,
-    start_time: object,
-    end_time: object,
-    stream: bool,
-    budget_keys: tuple[tuple[str, str, str], ...],
-) -> Values | None:
+) -> Values:
+    """The numbers of a success call whose identity was read by :func:`identity_key`.
+    ``budget_keys``: the (spend, limit, reset) metadata keys of the budgets whose
+    subject exists. Raises :class:`Uncommon` when the parser would report or repair
+    any of them."""
     kw, slo, slo_meta, legacy, hidden = payload
     cost = slo.get("response_cost")
     if not (type(cost) is float and 0.0 <= cost < math.inf):
@@ -311,7 +297,7 @@ def _read_values(
         )
     inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
     if cached > inp or reasoning > out:
-        return None  # the parser caps and reports these
+        raise Uncommon  # the parser caps and reports these
 
     started = slo.get("startTime")
     if not (type(started) is float and 0.0 <= started < math.inf):
