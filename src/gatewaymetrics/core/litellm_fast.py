@@ -2,18 +2,18 @@
 
 :func:`~gatewaymetrics.core.litellm_payload.parse_litellm` is the specification; this
 module reads the same places in the same order for the common shape of a success
-callback and gives up (returns None) on anything the parser would have to repair or
-report. Two phases:
+callback and gives up on anything the parser would have to repair or report (the
+caller then runs the parser). Two phases:
 
 1. :func:`identity_key`: every raw value a call's identity (labels, budget subjects)
-   can come from, as one hashable tuple. Equal keys mean equal identities, so a
-   caller can parse the first payload of an identity with the parser and reuse the
-   result. Only ``str``, ``bool`` and None are admitted into a key (``1 == True``
-   must never make two identities equal).
+   can come from, as one hashable tuple (None: not the common shape). Equal keys mean
+   equal identities, so a caller can parse the first payload of an identity with the
+   parser and reuse the result. Only ``str``, ``bool`` and None are admitted into a
+   key (``1 == True`` must never make two identities equal).
 2. :func:`read_values`: the per-call numbers (tokens, cost, times, rate limits,
    budget spends), each with the parser's precedence; the common type of the first
-   place is checked inline, anything else goes through the parser's own converters
-   and any problem they report makes the whole reading give up.
+   place is checked inline, anything else goes through the parser's own converters,
+   and any problem they report raises :class:`Uncommon`.
 
 Money is read as float here: the fast path feeds float backends (Prometheus) only.
 """
