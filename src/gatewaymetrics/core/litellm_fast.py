@@ -270,31 +270,26 @@ def read_values(
     if cost == 0 and slo.get("response_cost_failure_debug_info") is not None:
         cost = None  # LiteLLM could not price the call: unknown, not free
 
-    # Tokens: the standard logging object, then the usage details LiteLLM keeps, then
-    # the response's usage.
-    details = slo_meta.get("usage_object")
-    if details is None or (isinstance(details, str) and not details):
-        details = first(hidden.get("usage_object"))
-    usage = read(response_obj, "usage")
+    # Tokens: the standard logging object, then the usage (LiteLLM's own copy when it
+    # has one, else the response's).
+    usage = slo_meta.get("usage_object")
+    if usage is None or (isinstance(usage, str) and not usage):
+        usage = first(hidden.get("usage_object"))
+        if usage is None:
+            usage = read(response_obj, "usage")
     inp = slo.get("prompt_tokens")
     if not (type(inp) is int and inp >= 0):
-        inp = _count(inp, read(details, "prompt_tokens"), read(usage, "prompt_tokens"),
-                     read(usage, "input_tokens"))  # fmt: skip
+        inp = _count(inp, read(usage, "prompt_tokens"), read(usage, "input_tokens"))
     out = slo.get("completion_tokens")
     if not (type(out) is int and out >= 0):
-        out = _count(out, read(details, "completion_tokens"), read(usage, "completion_tokens"),
-                     read(usage, "output_tokens"))  # fmt: skip
+        out = _count(out, read(usage, "completion_tokens"), read(usage, "output_tokens"))
     cached = reasoning = None
-    details_in = read(details, "prompt_tokens_details")
-    details_out = read(details, "completion_tokens_details")
     usage_in = read(usage, "prompt_tokens_details")
+    if usage_in is not None:
+        cached = _count(read(usage_in, "cached_tokens"))
     usage_out = read(usage, "completion_tokens_details")
-    if details_in is not None or usage_in is not None:
-        cached = _count(read(details_in, "cached_tokens"), read(usage_in, "cached_tokens"))
-    if details_out is not None or usage_out is not None:
-        reasoning = _count(
-            read(details_out, "reasoning_tokens"), read(usage_out, "reasoning_tokens")
-        )
+    if usage_out is not None:
+        reasoning = _count(read(usage_out, "reasoning_tokens"))
     inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
     if cached > inp or reasoning > out:
         raise Uncommon  # the parser caps and reports these
@@ -332,8 +327,9 @@ def read_values(
     for spend_key, limit_key, reset_key in budget_keys:
         spend = slo_meta.get(spend_key)
         if not (type(spend) is float and 0.0 <= spend < math.inf):
-            spend = _money(spend, legacy.get(spend_key))
-            if spend is None:
+            other = legacy.get(spend_key)
+            spend = None if spend is None and other is None else _money(spend, other)
+            if spend is None:  # no spend: the parser reports nothing for this budget
                 budgets.append(None)
                 continue
         limit = slo_meta.get(limit_key)

@@ -330,34 +330,36 @@ class _Parser:
             ),
         )  # fmt: skip
 
+    def usage(self) -> object:
+        """The call's usage: LiteLLM's own copy in the logging payload when there is
+        one (a plain dict; for streams it is the combined usage, more complete than the
+        response's), else the response's ``usage``."""
+        copy = first(self.slo_meta.get("usage_object"), self.hidden.get("usage_object"))
+        return copy if copy is not None else view(self.response_obj).get("usage")
+
     def count(self, name: str, *candidates: object) -> int | None:
         return pick_int(name, self.problems, *candidates)
 
     def tokens(self) -> TokenUsage:
-        usage = view(view(self.response_obj).get("usage"))
-        details = view(first(self.slo_meta.get("usage_object"), self.hidden.get("usage_object")))
+        usage = view(self.usage())
         input_tokens = self.count(
             "tokens.input",
             self.slo.get("prompt_tokens"),
-            details.get("prompt_tokens"),
             usage.get("prompt_tokens"),
             usage.get("input_tokens"),
         )
         output_tokens = self.count(
             "tokens.output",
             self.slo.get("completion_tokens"),
-            details.get("completion_tokens"),
             usage.get("completion_tokens"),
             usage.get("output_tokens"),
         )
         cached = self.count(
             "tokens.cached_input",
-            view(details.get("prompt_tokens_details")).get("cached_tokens"),
             view(usage.get("prompt_tokens_details")).get("cached_tokens"),
         )
         reasoning = self.count(
             "tokens.reasoning",
-            view(details.get("completion_tokens_details")).get("reasoning_tokens"),
             view(usage.get("completion_tokens_details")).get("reasoning_tokens"),
         )
         inp, out = input_tokens or 0, output_tokens or 0
