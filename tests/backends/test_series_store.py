@@ -176,3 +176,25 @@ def test_exposition_is_what_prometheus_client_would_expose(events: list[CallEven
     # prometheus_client's registry here only has the metrics the samples touched.
     assert expected_families <= families
     assert samples == expected
+
+
+def test_groups_share_values_with_their_gauges_and_overlaps_still_work() -> None:
+    store = _store(SPEND_GAUGE, LIMIT_GAUGE)
+    limit, spend = store.cell(LIMIT_GAUGE, BUDGET), store.cell(SPEND_GAUGE, BUDGET)
+    group = store.group([limit, spend])
+    assert store.group([limit, spend]) is group  # asked again (another caller): the same
+    other = store.group([spend, limit])  # the same gauges in another order: written apart
+    store.update([(group, (10.0, 4.0))])
+    store.update([(spend, 5.0)])  # a single write through the gauge's own handle
+    assert (_values(store, LIMIT_GAUGE), _values(store, SPEND_GAUGE)) == (
+        {BUDGET: 10.0},
+        {BUDGET: 5.0},
+    )
+    store.update([(other, (6.0, 11.0))])
+    assert (_values(store, LIMIT_GAUGE), _values(store, SPEND_GAUGE)) == (
+        {BUDGET: 11.0},
+        {BUDGET: 6.0},
+    )
+    with pytest.raises(ValueError, match="one value per gauge"):
+        store.update([(group, (1.0,))])
+    assert _values(store, SPEND_GAUGE) == {BUDGET: 6.0}  # nothing half-written

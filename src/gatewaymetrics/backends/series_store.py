@@ -35,23 +35,34 @@ class _Counter:
 class _Gauge:
     """A gauge can be removed (an unlimited budget has no limit) and set again. Its
     cell stays (every handle to the series keeps working); ``present`` says whether
-    a scrape shows it."""
+    a scrape shows it. Its value is ``box[index]``: a box of its own, or the box of
+    the one group it belongs to."""
 
-    __slots__ = ("present", "value")
+    __slots__ = ("box", "group", "index", "present")
 
     def __init__(self) -> None:
-        self.value = 0.0
+        self.box = [0.0]
+        self.index = 0
         self.present = True
+        self.group: _GaugeGroup | None = None
 
 
 class _GaugeGroup:
     """Gauges always set together (a budget's limit, spend and remaining): one
-    update with a tuple of values, in order."""
+    update with a tuple of values, in order, written into their shared box at once.
+    ``complete``: every member present (a removal clears it)."""
 
-    __slots__ = ("gauges",)
+    __slots__ = ("box", "complete", "gauges")
 
-    def __init__(self, gauges: tuple[_Gauge, ...]) -> None:
+    def __init__(self, gauges: tuple[_Gauge, ...], *, shared: bool = True) -> None:
         self.gauges = gauges
+        #: None for a group whose gauges keep their own boxes (they belong to another).
+        self.box: list[float] | None = None
+        self.complete = all(gauge.present for gauge in gauges)
+        if shared:
+            self.box = [gauge.box[gauge.index] for gauge in gauges]
+            for index, gauge in enumerate(gauges):
+                gauge.box, gauge.index, gauge.group = self.box, index, self
 
 
 class _Histogram:
@@ -122,11 +133,18 @@ class SeriesStore:
         return _Histogram(self._bounds[metric])
 
     def group(self, cells: Sequence[Cell]) -> _GaugeGroup:
-        """Gauges to set together by one update whose value is a tuple."""
+        """Gauges to set together by one update whose value is a tuple. Asking again
+        for the same gauges gives the same group. A gauge shares its box with one group;
+        a group over gauges that already share one writes them one by one."""
         gauges = tuple(cell for cell in cells if type(cell) is _Gauge)
         if len(gauges) != len(cells):
             raise TypeError("only gauges can be grouped")
-        return _GaugeGroup(gauges)
+        with self.lock:
+            first = gauges[0].group if gauges else None
+            if first is not None and first.gauges == gauges:
+                return first
+            shared = all(gauge.group is None for gauge in gauges)
+            return _GaugeGroup(gauges, shared=shared)
 
     def update(self, updates: Iterable[tuple[Handle, Value]]) -> None:
         """Apply one event's updates under one lock: add to a counter, observe into a
@@ -137,17 +155,28 @@ class SeriesStore:
                 if type(cell) is _Counter:
                     cell.value += value  # type: ignore[operator]  # a float for counters
                 elif type(cell) is _GaugeGroup:
-                    for gauge, each in zip(cell.gauges, value, strict=True):  # type: ignore[arg-type]
-                        gauge.value = each
-                        gauge.present = True
+                    if len(value) != len(cell.gauges):  # type: ignore[arg-type]
+                        raise ValueError("a group's update needs one value per gauge")
+                    if cell.box is not None:
+                        cell.box[:] = value  # type: ignore[assignment]
+                        if not cell.complete:  # a member was removed: it is back
+                            for gauge in cell.gauges:
+                                gauge.present = True
+                            cell.complete = True
+                    else:
+                        for gauge, each in zip(cell.gauges, value, strict=True):  # type: ignore[arg-type]
+                            gauge.box[gauge.index] = each
+                            gauge.present = True
                 elif type(cell) is _Histogram:
                     cell.sum += value  # type: ignore[operator]
                     cell.counts[bisect_left(cell.bounds, value)] += 1  # type: ignore[type-var]
                 elif type(cell) is _Gauge:
                     if value is None:
                         cell.present = False
+                        if cell.group is not None:
+                            cell.group.complete = False
                     else:
-                        cell.value = value  # type: ignore[assignment]  # a float
+                        cell.box[cell.index] = value  # type: ignore[assignment]  # a float
                         cell.present = True
 
     def apply(self, samples: Sequence[Sample]) -> None:
@@ -176,5 +205,5 @@ class SeriesStore:
                 elif type(cell) is _Counter:
                     out.append(SeriesValue(labels, cell.value, (), cell.created))
                 elif type(cell) is _Gauge and cell.present:
-                    out.append(SeriesValue(labels, cell.value, (), None))
+                    out.append(SeriesValue(labels, cell.box[cell.index], (), None))
         return out
