@@ -8,6 +8,7 @@ import copy
 import json
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,17 @@ def test_a_closed_pipeline_drops_fast_events_too() -> None:
     values = _values(backend)
     assert values[REQUESTS] == 1.0
     assert values[("gatewaymetrics_events_dropped_total", (("reason", "closed"),))] == 1.0
+
+
+def test_a_time_the_parser_would_report_sends_the_event_the_general_way() -> None:
+    pipeline, backend = _prometheus()
+    ok = proxy_event()
+    ok["api_call_start_time"] = datetime(2026, 11, 27, 6, 55, 56)  # naive, as LiteLLM passes it
+    early = proxy_event()
+    early["api_call_start_time"] = datetime(1960, 1, 1)  # before 1970: reported
+    _record(pipeline, [ok, copy.deepcopy(ok), early])
+    assert pipeline._fast_events == 1  # the second; the third went the general way
+    values = _values(backend)
+    assert values[REQUESTS] == 3.0
+    problem = ("gatewaymetrics_input_problems_total", (("field", "upstream_started_at"),))
+    assert values[problem] == 1.0

@@ -303,7 +303,16 @@ def read_values(
     first_token = slo.get("completionStartTime")
     if not (type(first_token) is float and 0.0 <= first_token < math.inf):
         first_token = _time(first_token, kw.get("completion_start_time"))
-    upstream_started = _time(kw.get("api_call_start_time"))
+    upstream_started = kw.get("api_call_start_time")  # LiteLLM: a naive local datetime
+    if type(upstream_started) is datetime:
+        try:
+            upstream_started = upstream_started.timestamp()
+        except (ValueError, OverflowError, OSError):
+            raise Uncommon from None  # the parser reports it
+        if not upstream_started >= 0:
+            raise Uncommon
+    elif upstream_started is not None:
+        upstream_started = _time(upstream_started)
     duration = upstream = ttft = tpot = None
     if ended is not None:
         if started is not None and 0 <= ended - started < math.inf:
