@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
+from operator import itemgetter
 
 from gatewaymetrics.core.coerce import (
     MAX_STR,
@@ -79,6 +80,11 @@ _META_KEYS = (
     "user_api_key_user_id", "user_api_key_user_email", "user_api_key_org_id",
     "user_api_key_org_alias", "user_api_key_end_user_id",
 )  # fmt: skip
+#: The metadata keys LiteLLM's ``StandardLoggingMetadata`` always holds (the rest of
+#: ``_META_KEYS`` it leaves out).
+_STANDARD_META_KEYS = tuple(k for k in _META_KEYS if k not in ("model_group", "user_api_key"))
+_SLO_ITEMS = itemgetter(*_SLO_KEYS)
+_STANDARD_META_ITEMS = itemgetter(*_STANDARD_META_KEYS)
 _KW_KEYS = ("call_type", "custom_llm_provider", "model", "stream", "cache_hit")
 _PARAMS_KEYS = ("custom_llm_provider", "api_base")
 _HIDDEN_KEYS = ("model_id", "api_base")
@@ -120,9 +126,14 @@ def identity_key(
         body = _dict_or_empty(request.get("body")) if type(request) is dict else None
     if legacy is None or body is None:
         return None
+    try:  # LiteLLM's standard logging payload has every key: read them all at once
+        standard = _SLO_ITEMS(slo) + _STANDARD_META_ITEMS(slo_meta)
+    except KeyError:  # another shape: key by key (a missing key reads as None)
+        standard = (*map(slo.get, _SLO_KEYS), *map(slo_meta.get, _STANDARD_META_KEYS))
     key: tuple[object, ...] = (
-        *map(slo.get, _SLO_KEYS),
-        *map(slo_meta.get, _META_KEYS),
+        *standard,
+        slo_meta.get("model_group"),
+        slo_meta.get("user_api_key"),
         *map(legacy.get, _META_KEYS),
         *map(kw.get, _KW_KEYS),
         *map(params.get, _PARAMS_KEYS),
@@ -284,10 +295,14 @@ def read_values(
     if not (type(out) is int and out >= 0):
         out = _count(out, read(usage, "completion_tokens"), read(usage, "output_tokens"))
     cached = reasoning = None
-    usage_in = read(usage, "prompt_tokens_details")
+    if type(usage) is dict:
+        usage_in = usage.get("prompt_tokens_details")
+        usage_out = usage.get("completion_tokens_details")
+    else:
+        usage_in = read(usage, "prompt_tokens_details")
+        usage_out = read(usage, "completion_tokens_details")
     if usage_in is not None:
         cached = _count(read(usage_in, "cached_tokens"))
-    usage_out = read(usage, "completion_tokens_details")
     if usage_out is not None:
         reasoning = _count(read(usage_out, "reasoning_tokens"))
     inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
