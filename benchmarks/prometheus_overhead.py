@@ -31,11 +31,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from timing import Payload, interleaved_us, proxy_payload, proxy_stream
 
 from gatewaymetrics import Metric, Pipeline, Sample, Settings
-from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.backends.prometheus import PrometheusBackend, client_metric
 from gatewaymetrics.core.catalog import MetricKind
 
 #: Rounds of interleaved timing: more than the other benchmarks, as (b)/(a) and (a)/(c)
@@ -75,13 +75,7 @@ def floor_updates(
         assert value is not None
         spec = metric.spec
         if metric not in wrappers:
-            common = {"name": spec.name, "documentation": spec.help, "unit": spec.unit,
-                      "labelnames": metric.label_names, "registry": registry}  # fmt: skip
-            wrappers[metric] = (
-                Counter(**common) if spec.kind is MetricKind.COUNTER
-                else Gauge(**common) if spec.kind is MetricKind.GAUGE
-                else Histogram(**common, buckets=spec.buckets)
-            )  # fmt: skip
+            wrappers[metric] = client_metric(metric, registry)
         child = wrappers[metric].labels(*labels)
         update = (
             child.inc if spec.kind is MetricKind.COUNTER

@@ -80,7 +80,6 @@ class Pipeline:
         binders = [b for b in self.backends if isinstance(b, BindingBackend)]
         self._fast = fast_path and bool(self.backends) and len(binders) == len(self.backends)
         self._binders: tuple[BindingBackend, ...] = tuple(binders)
-        self._single = binders[0] if len(binders) == 1 else None
         self._identities: dict[tuple[object, ...], _FastCall] = {}
         self._custom_paths = tuple(path for _, path in self._custom_labels)
         self._fast_events = 0
@@ -300,14 +299,7 @@ class Pipeline:
                         add((handles, spend))  # the spend gauge alone
                     else:
                         add((handles, (limit, spend, remaining)))  # type: ignore[arg-type]
-        if self._single is not None:
-            try:
-                self._single.apply_bound(updates)
-            except Exception as exc:  # counted and logged, as for several backends
-                self._backend_failed(self._single, exc)
-                self._count_failures([self._single])
-        else:
-            self._fan_out_bound(updates)
+        self._fan_out_bound(updates)
         for subject, mark in accepted:
             if mark[3] is None:  # unlimited: its limit and remaining series are removed
                 self._fan_out([s for s in self._mark_samples(mark) if s.value is None])
@@ -317,11 +309,16 @@ class Pipeline:
         return True
 
     def _fan_out_bound(self, updates: list[tuple[object, float]]) -> None:
-        """Bound updates to several backends: each handle is a tuple, one per backend."""
+        """Bound updates to every backend: with one backend a handle is its own, with
+        several a tuple of one handle per backend."""
+        binders = self._binders
         failed = []
-        for index, backend in enumerate(self._binders):
+        for index, backend in enumerate(binders):
             try:
-                backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
+                if len(binders) == 1:
+                    backend.apply_bound(updates)
+                else:
+                    backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
                 self._backend_failed(backend, exc)
@@ -505,11 +502,15 @@ class _FastCall:
             for scope, subject, alias, _ in places
         ]
 
+    def _admitted(self, metric: Metric, labels: Labels) -> bool:
+        """Whether the general path's guard has admitted this series."""
+        seen = self._pipeline._seen.get(metric)
+        return seen is not None and labels in seen
+
     def _bind(self, key: str, labels: Labels) -> object | None:
         pipeline = self._pipeline
         metric = pipeline.plan.metrics[key]
-        seen = pipeline._seen.get(metric)
-        if seen is None or labels not in seen:
+        if not self._admitted(metric, labels):
             return None
         binders = pipeline._binders
         if len(binders) == 1:
@@ -541,10 +542,8 @@ class _FastCall:
             (plan.metrics[key], plan.labels(key, (), own))
             for key in (_BUDGET_GAUGES if limited else ("budget_spend",))
         ]
-        for metric, labels in series:
-            seen = pipeline._seen.get(metric)
-            if seen is None or labels not in seen:
-                raise _NotAdmitted
+        if not all(self._admitted(metric, labels) for metric, labels in series):
+            raise _NotAdmitted
         binders = pipeline._binders
         handle: object
         if not limited:

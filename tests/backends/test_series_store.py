@@ -8,13 +8,12 @@ import threading
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gatewaymetrics import CallEvent, LabelSettings, Metric, Pipeline, Sample, Settings
-from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.backends.prometheus import PrometheusBackend, client_metric
 from gatewaymetrics.backends.series_store import SeriesStore
-from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.plan import Plan
 from tests.strategies import call_events
 
@@ -105,17 +104,9 @@ def test_a_counter_without_labels_exists_from_the_start() -> None:
 def _client_registry(samples: list[Sample]) -> CollectorRegistry:
     """The same samples through prometheus_client's own metric objects."""
     registry = CollectorRegistry()
-    wrappers: dict[Metric, Counter | Gauge | Histogram] = {}
-    for metric in {s.metric: None for s in samples}:
-        spec = metric.spec
-        common = {"name": spec.name, "documentation": spec.help, "unit": spec.unit,
-                  "labelnames": metric.label_names, "registry": registry}  # fmt: skip
-        if spec.kind is MetricKind.COUNTER:
-            wrappers[metric] = Counter(**common)  # type: ignore[arg-type]
-        elif spec.kind is MetricKind.GAUGE:
-            wrappers[metric] = Gauge(**common)  # type: ignore[arg-type]
-        else:
-            wrappers[metric] = Histogram(**common, buckets=spec.buckets)  # type: ignore[arg-type]
+    wrappers = {
+        metric: client_metric(metric, registry) for metric in {s.metric: 0 for s in samples}
+    }
     for metric, labels, value in samples:
         wrapper = wrappers[metric]
         if value is None:

@@ -50,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the import test
 __all__ = [
     "MULTIPROC_ENV",
     "PrometheusBackend",
+    "client_metric",
     "mark_process_dead",
     "multiprocess_dir",
 ]
@@ -107,6 +108,25 @@ def family_name(spec: MetricSpec) -> str:
 def _go_float(value: float) -> str:
     text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # untyped upstream
     return text
+
+
+def client_metric(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
+    """``metric`` as a ``prometheus_client`` object on ``registry``: what multiprocess
+    mode records into (gauges with the ``mostrecent`` mode), and the reference the
+    store's exposition and the benchmark's floor are compared with."""
+    spec = metric.spec
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "documentation": spec.help,
+        "labelnames": metric.label_names,
+        "unit": spec.unit,
+        "registry": registry,
+    }
+    if spec.kind is MetricKind.COUNTER:
+        return Counter(**common)
+    if spec.kind is MetricKind.GAUGE:
+        return Gauge(**common, multiprocess_mode=_GAUGE_MODE)
+    return Histogram(**common, buckets=spec.buckets)
 
 
 class _StoreCollector:
@@ -232,9 +252,6 @@ class PrometheusBackend:
             )
         self.multiprocess_dir = directory if multiprocess else None
         self._store: SeriesStore | None = SeriesStore() if self.multiprocess_dir is None else None
-        if self._store is not None and type(self).apply_bound is PrometheusBackend.apply_bound:
-            # In one process, bound updates go straight to the store (one call less).
-            self.apply_bound = self._store.update  # type: ignore[method-assign,assignment]
         self._wrappers: dict[Metric, MetricWrapperBase] = {}
         self._client_series: dict[tuple[Metric, tuple[str, ...]], _ClientSeries] = {}
         self._servers: list[Any] = []
@@ -273,7 +290,7 @@ class PrometheusBackend:
         made: list[MetricWrapperBase] = []
         try:
             for metric in metrics:
-                wrapper = self._make(metric)
+                wrapper = client_metric(metric, self.registry)
                 made.append(wrapper)
                 self._wrappers[metric] = wrapper
         except ValueError:
@@ -281,21 +298,6 @@ class PrometheusBackend:
                 with contextlib.suppress(KeyError):
                     self.registry.unregister(wrapper)
             raise
-
-    def _make(self, metric: Metric) -> MetricWrapperBase:
-        spec = metric.spec
-        common: dict[str, Any] = {
-            "name": spec.name,
-            "documentation": spec.help,
-            "labelnames": metric.label_names,
-            "unit": spec.unit,
-            "registry": self.registry,
-        }
-        if spec.kind is MetricKind.COUNTER:
-            return Counter(**common)
-        if spec.kind is MetricKind.GAUGE:
-            return Gauge(**common, multiprocess_mode=_GAUGE_MODE)
-        return Histogram(**common, buckets=spec.buckets)
 
     def apply(self, samples: Sequence[Sample]) -> None:
         if self._store is not None:
