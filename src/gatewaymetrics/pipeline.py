@@ -42,6 +42,18 @@ Subject = str
 #: gauges were set to: own labels, limit, spend, remaining.
 _Mark = tuple[float | None, Number, Labels, Number | None, Number, Number | None]
 
+
+class _BudgetState:
+    """One budget subject's last accepted snapshot. The object stays for the life of
+    the pipeline (the fast path holds it); ``mark`` is replaced, under the pipeline's
+    lock, by each snapshot that supersedes it."""
+
+    __slots__ = ("mark",)
+
+    def __init__(self, mark: _Mark) -> None:
+        self.mark = mark
+
+
 __all__ = ["Pipeline"]
 
 log = logging.getLogger("gatewaymetrics")
@@ -72,7 +84,10 @@ class Pipeline:
         self._custom_labels = self.settings.labels.custom
         self._lock = threading.Lock()  # guards _seen and _budgets; never held during I/O
         self._seen: dict[Metric, set[tuple[str, ...]]] = {}
-        self._budgets: dict[Subject, _Mark] = {}
+        self._budgets: dict[Subject, _BudgetState] = {}
+        #: Counts the events whose budgets were accepted: an event that sees it moved
+        #: between its acceptance and its fan-out may have been overtaken (see _settle).
+        self._budget_writes = 0
         self._budget_labels: dict[tuple[BudgetScope, str, str | None], tuple[str, ...]] = {}
         self._closed = False
         # The fast path (see _FastCall) runs when every backend binds series; those
@@ -80,7 +95,7 @@ class Pipeline:
         binders = [b for b in self.backends if isinstance(b, BindingBackend)]
         self._fast = fast_path and bool(self.backends) and len(binders) == len(self.backends)
         self._binders: tuple[BindingBackend, ...] = tuple(binders)
-        self._identities: dict[tuple[object, ...], _FastCall] = {}
+        self._identities: dict[bytes, _FastCall] = {}
         self._custom_paths = tuple(path for _, path in self._custom_labels)
         self._fast_events = 0
         metrics = tuple(self.plan.metrics.values())
@@ -133,15 +148,15 @@ class Pipeline:
             samples = measure_call(event.call, self.plan)
             if event.problems:
                 samples += measure_problems(event.problems, self.plan)
-            accepted: list[tuple[Subject, _Mark]] = []
+            accepted: list[tuple[_BudgetState, _Mark]] = []
             if event.budgets:
                 accepted, overflowed = self._accept_budgets(event.budgets)
                 samples += [self._budget_overflow] * overflowed
             for _, mark in accepted:
                 samples += self._mark_samples(mark)
             self._fan_out(self._guard(samples))
-            for subject, mark in accepted:
-                self._settle(subject, mark)
+            for state, mark in accepted:
+                self._settle(state, mark)
         except Exception as exc:  # nothing may reach the gateway
             self._drop("internal_error", exc)
 
@@ -208,7 +223,7 @@ class Pipeline:
 
     def _learn(
         self,
-        key: tuple[object, ...],
+        key: bytes,
         kwargs: object,
         response_obj: object,
         start_time: object,
@@ -226,7 +241,9 @@ class Pipeline:
         if len(identities) >= min(self._cap, IDENTITY_CACHE):
             for old in list(itertools.islice(identities, len(identities) // 2 + 1)):
                 identities.pop(old, None)  # the oldest half; busy identities come back
-        identities[key] = _FastCall(self, event)
+        call = identities[key] = _FastCall(self, event)
+        with contextlib.suppress(_NotAdmitted):  # bound later, or never (see _FastCall)
+            call.prepare()
 
     def _apply_fast(self, call: _FastCall, values: Values) -> bool:
         """Apply one call's numbers to its bound series. Raises :class:`_NotAdmitted`
@@ -234,7 +251,7 @@ class Pipeline:
         (inp, out, cached, reasoning, cost, duration, upstream, first_token, per_token,
          remaining_requests, remaining_tokens, budget_values) = values  # fmt: skip
         bound, bind = call.bound, call.bind
-        updates: list[tuple[object, float]] = [(bound[_REQUESTS] or bind(_REQUESTS), 1.0)]
+        updates: list[tuple[object, object]] = [(bound[_REQUESTS] or bind(_REQUESTS), 1.0)]
         add = updates.append
         if inp:
             add((bound[_INPUT] or bind(_INPUT), inp))
@@ -263,62 +280,66 @@ class Pipeline:
         if remaining_tokens is not None:
             add((bound[_RL_TOKENS] or bind(_RL_TOKENS), remaining_tokens))
 
-        # Budgets: only subjects the general path admitted, only gauges it made.
-        known = self._budgets
-        budgets: list[_Budget] = []
-        for place, budget in zip(call.places, budget_values, strict=True):
-            if budget is None:
-                continue
-            subject, own, limited, unlimited = place
-            if subject not in known:
-                raise _NotAdmitted  # a new subject: the general path admits (or caps) it
-            spend, limit, reset_at = budget
-            if cost is not None:
-                spend += cost
-            if limit is None:
-                budgets.append((subject, own, unlimited or call.budget_gauges(place, False),
-                                reset_at, spend, None, None))  # fmt: skip
-            else:
-                budgets.append((subject, own, limited or call.budget_gauges(place, True),
-                                reset_at, spend, limit, limit - spend))  # fmt: skip
-
-        accepted: list[tuple[Subject, _Mark]] = []
-        if budgets:
-            with self._lock:
-                for subject, own, handles, reset_at, spend, limit, remaining in budgets:
-                    last = known[subject]
+        # Budgets (spends include this call): only subjects the general path admitted,
+        # only gauges it made; the monotonic rule of core.budget.supersedes, inline.
+        written = 0
+        unlimited: list[_Mark] = []
+        if budget_values:
+            places = call.places
+            for index in call.unprepared:  # places not admitted yet (often no budget)
+                if budget_values[index] is not None:
+                    call.prepare(budget_values)
+                    break
+            with self._lock:  # (zip's strict= parses keywords per call: both come from call)
+                for place, budget in zip(places, budget_values):  # noqa: B905
+                    if budget is None:
+                        continue
+                    spend, limit, reset_at = budget
+                    state: _BudgetState = place.state  # type: ignore[assignment]  # prepared
+                    last = state.mark
                     if reset_at == last[0]:
                         if spend < last[1]:
                             continue  # a late event: spend never goes back
                     elif reset_at is None or (last[0] is not None and reset_at < last[0]):
-                        continue  # an earlier period (see core.budget.supersedes)
-                    mark: _Mark = (reset_at, spend, own, limit, spend, remaining)
-                    known[subject] = mark
-                    accepted.append((subject, mark))
+                        continue  # an earlier period
+                    mark: _Mark
                     if limit is None:
-                        add((handles, spend))  # the spend gauge alone
+                        state.mark = mark = (reset_at, spend, place.own, None, spend, None)
+                        add((place.unlimited, spend))  # the spend gauge alone
+                        unlimited.append(mark)
                     else:
-                        add((handles, (limit, spend, remaining)))  # type: ignore[arg-type]
+                        remaining = limit - spend
+                        state.mark = (reset_at, spend, place.own, limit, spend, remaining)
+                        add((place.limited, (limit, spend, remaining)))
+                    written += 1
+                if written:
+                    self._budget_writes += 1
+                    written = self._budget_writes
         self._fan_out_bound(updates)
-        for subject, mark in accepted:
-            if mark[3] is None:  # unlimited: its limit and remaining series are removed
-                self._fan_out([s for s in self._mark_samples(mark) if s.value is None])
-            if known[subject] is not mark:
-                self._settle(subject, mark)
+        for mark in unlimited:  # an unlimited budget has no limit or remaining series
+            self._fan_out([s for s in self._mark_samples(mark) if s.value is None])
+        if written and self._budget_writes != written:  # another event wrote meanwhile
+            for place, budget in zip(call.places, budget_values, strict=True):
+                if budget is not None and place.state is not None:
+                    self._settle(place.state, None)
         self._fast_events += 1
         return True
 
-    def _fan_out_bound(self, updates: list[tuple[object, float]]) -> None:
+    def _fan_out_bound(self, updates: list[tuple[object, object]]) -> None:
         """Bound updates to every backend: with one backend a handle is its own, with
         several a tuple of one handle per backend."""
         binders = self._binders
+        if len(binders) == 1:
+            try:
+                binders[0].apply_bound(updates)
+            except Exception as exc:  # nothing may reach the gateway
+                self._backend_failed(binders[0], exc)
+                self._count_failures(binders)
+            return
         failed = []
         for index, backend in enumerate(binders):
             try:
-                if len(binders) == 1:
-                    backend.apply_bound(updates)
-                else:
-                    backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
+                backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
                 self._backend_failed(backend, exc)
@@ -328,31 +349,36 @@ class Pipeline:
 
     def _accept_budgets(
         self, budgets: Iterable[BudgetSnapshot]
-    ) -> tuple[list[tuple[Subject, _Mark]], int]:
+    ) -> tuple[list[tuple[_BudgetState, _Mark]], int]:
         """The snapshots that supersede the last one seen for their subject (they become
         the last seen), and how many were new subjects beyond the series cap."""
-        accepted: list[tuple[Subject, _Mark]] = []
+        accepted: list[tuple[_BudgetState, _Mark]] = []
         overflowed = 0
         with self._lock:
             for snapshot in budgets:
                 subject = f"{snapshot.scope.value}\0{snapshot.subject}"
-                last = self._budgets.get(subject)
-                if last is None and len(self._budgets) >= self._cap:
+                state = self._budgets.get(subject)
+                if state is None and len(self._budgets) >= self._cap:
                     overflowed += 1
                     continue
                 spend: Number = float(snapshot.spend_usd) if self._fast else snapshot.spend_usd
-                if last is not None and not supersedes(
+                if state is not None and not supersedes(
                     new_spend=spend,
                     new_reset_at=snapshot.reset_at,
-                    old_spend=last[1],
-                    old_reset_at=last[0],
+                    old_spend=state.mark[1],
+                    old_reset_at=state.mark[0],
                 ):
                     continue
                 own = self._labels_of(snapshot.scope, snapshot.subject, snapshot.alias)
                 mark: _Mark = (snapshot.reset_at, spend, own, snapshot.limit_usd,
                         snapshot.spend_usd, snapshot.remaining_usd)  # fmt: skip
-                self._budgets[subject] = mark
-                accepted.append((subject, mark))
+                if state is None:
+                    state = self._budgets[subject] = _BudgetState(mark)
+                else:
+                    state.mark = mark
+                accepted.append((state, mark))
+            if accepted:
+                self._budget_writes += 1
         return accepted, overflowed
 
     def _labels_of(self, scope: BudgetScope, subject: str, alias: str | None) -> Labels:
@@ -369,15 +395,16 @@ class Pipeline:
         _, _, own, limit, spend, remaining = mark
         return measure_budget(self.plan, own, limit, spend, remaining)
 
-    def _settle(self, subject: Subject, applied: _Mark) -> None:
-        """After a budget's gauges were set, set them again if a newer snapshot for the
-        same subject was accepted meanwhile: its own event may have reached a backend
-        before this one did. Gauge sets are absolute, so repeating one is harmless; no
-        lock is held while backends run."""
+    def _settle(self, state: _BudgetState, applied: _Mark | None) -> None:
+        """After a budget's gauges were set to ``applied``, set them again if a newer
+        snapshot for the same subject was accepted meanwhile: its own event may have
+        reached a backend before this one did (None: not known, set them again anyway).
+        Gauge sets are absolute, so repeating one is harmless; no lock is held while
+        backends run."""
         last = applied
         while True:
-            current = self._budgets.get(subject)
-            if current is None or current is last:
+            current = state.mark
+            if current is last:
                 return
             self._fan_out(self._guard(self._mark_samples(current)))
             last = current
@@ -470,9 +497,22 @@ _SLOT_METRICS = (
     ("ratelimit_remaining_requests", None), ("ratelimit_remaining_tokens", None),
 )  # fmt: skip
 _BUDGET_GAUGES = ("budget_limit", "budget_spend", "budget_remaining")
-_Place = tuple[Subject, Labels, object | None, object | None]
-#: A budget on the fast path: subject, labels, gauges, reset time, spend, limit, remaining.
-_Budget = tuple[Subject, Labels, object, float | None, float, float | None, float | None]
+
+
+class _Place:
+    """One budget of a call identity on the fast path: its subject, its rendered
+    labels, and once the general path has admitted them, the subject's state and its
+    bound gauges: (limit, spend, remaining) as one group, and spend alone (for an
+    unlimited budget)."""
+
+    __slots__ = ("limited", "own", "state", "subject", "unlimited")
+
+    def __init__(self, subject: Subject, own: Labels) -> None:
+        self.subject = subject
+        self.own = own
+        self.state: _BudgetState | None = None
+        self.limited: object | None = None
+        self.unlimited: object | None = None
 
 
 class _FastCall:
@@ -482,7 +522,7 @@ class _FastCall:
     general path). A handle is one backend's, or a tuple with one per backend."""
 
     __slots__ = ("_pipeline", "_rate_labels", "_values", "bound", "budget_keys", "cache_hit",
-                 "places", "stream")  # fmt: skip
+                 "places", "stream", "unprepared")  # fmt: skip
 
     def __init__(self, pipeline: Pipeline, event: CallEvent) -> None:
         self._pipeline = pipeline
@@ -494,13 +534,13 @@ class _FastCall:
         self.stream = call.stream
         self.cache_hit = bool(call.cache_hit)
         places = budget_places(call.principal)
-        self.budget_keys = tuple(keys for _, _, _, keys in places)
-        #: Per budget: its subject, its rendered labels, and once admitted its bound
-        #: gauges: (limit, spend, remaining) as a group, and spend alone (unlimited).
-        self.places: list[_Place] = [
-            (f"{scope.value}\0{subject}", pipeline._labels_of(scope, subject, alias), None, None)
+        self.budget_keys = tuple(key for _, _, _, keys in places for key in keys)
+        self.places = [
+            _Place(f"{scope.value}\0{subject}", pipeline._labels_of(scope, subject, alias))
             for scope, subject, alias, _ in places
         ]
+        #: The places still without their state or both kinds of gauges, by index.
+        self.unprepared = tuple(range(len(self.places)))
 
     def _admitted(self, metric: Metric, labels: Labels) -> bool:
         """Whether the general path's guard has admitted this series."""
@@ -531,33 +571,46 @@ class _FastCall:
         self.bound[slot] = handle
         return handle
 
-    def budget_gauges(self, place: _Place, limited: bool) -> object:
+    def prepare(
+        self, budgets: list[tuple[float, float | None, float | None] | None] | None = None
+    ) -> None:
+        """Find each budget's subject state and bind its gauges, as far as the general
+        path has admitted them. With one event's ``budgets`` (spend, limit, reset, or
+        None: no budget): :class:`_NotAdmitted` if one of them needs a subject or a
+        gauge not admitted yet."""
+        known = self._pipeline._budgets
+        unprepared = []
+        for index, place in enumerate(self.places):
+            if place.state is None:
+                place.state = known.get(place.subject)
+            if place.state is not None:
+                if place.limited is None:
+                    place.limited = self._budget_gauges(place.own, limited=True)
+                if place.unlimited is None:
+                    place.unlimited = self._budget_gauges(place.own, limited=False)
+            if None in (place.state, place.limited, place.unlimited):
+                unprepared.append(index)
+            budget = budgets[index] if budgets is not None else None
+            if budget is not None:
+                gauges = place.limited if budget[1] is not None else place.unlimited
+                if place.state is None or gauges is None:
+                    raise _NotAdmitted
+        self.unprepared = tuple(unprepared)
+
+    def _budget_gauges(self, own: Labels, *, limited: bool) -> object | None:
         """A budget's gauges as one handle: (limit, spend, remaining) set together, or
-        for an unlimited budget its spend gauge alone. :class:`_NotAdmitted` if one of
-        them is not admitted yet."""
-        subject, own, with_limit, without_limit = place
+        its spend gauge alone; None if one of them is not admitted yet."""
         pipeline = self._pipeline
         plan = pipeline.plan
-        series = [
-            (plan.metrics[key], plan.labels(key, (), own))
-            for key in (_BUDGET_GAUGES if limited else ("budget_spend",))
-        ]
-        if not all(self._admitted(metric, labels) for metric, labels in series):
-            raise _NotAdmitted
-        binders = pipeline._binders
-        handle: object
         if not limited:
-            handle = self._bind("budget_spend", series[0][1])
-        elif len(binders) == 1:
-            handle = binders[0].bind_group(series)
-        else:
-            handle = tuple(backend.bind_group(series) for backend in binders)
-        if limited:
-            with_limit = handle
-        else:
-            without_limit = handle
-        self.places[self.places.index(place)] = (subject, own, with_limit, without_limit)
-        return handle
+            return self._bind("budget_spend", plan.labels("budget_spend", (), own))
+        series = [(plan.metrics[key], plan.labels(key, (), own)) for key in _BUDGET_GAUGES]
+        if not all(self._admitted(metric, labels) for metric, labels in series):
+            return None
+        binders = pipeline._binders
+        if len(binders) == 1:
+            return binders[0].bind_group(series)
+        return tuple(backend.bind_group(series) for backend in binders)
 
 
 class _NotAdmitted(Exception):

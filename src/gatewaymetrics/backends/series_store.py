@@ -154,22 +154,15 @@ class SeriesStore:
             for cell, value in updates:
                 if type(cell) is _Counter:
                     cell.value += value  # type: ignore[operator]  # a float for counters
-                elif type(cell) is _GaugeGroup:
-                    if len(value) != len(cell.gauges):  # type: ignore[arg-type]
-                        raise ValueError("a group's update needs one value per gauge")
-                    if cell.box is not None:
-                        cell.box[:] = value  # type: ignore[assignment]
-                        if not cell.complete:  # a member was removed: it is back
-                            for gauge in cell.gauges:
-                                gauge.present = True
-                            cell.complete = True
-                    else:
-                        for gauge, each in zip(cell.gauges, value, strict=True):  # type: ignore[arg-type]
-                            gauge.box[gauge.index] = each
-                            gauge.present = True
                 elif type(cell) is _Histogram:
                     cell.sum += value  # type: ignore[operator]
                     cell.counts[bisect_left(cell.bounds, value)] += 1  # type: ignore[type-var]
+                elif type(cell) is _GaugeGroup:
+                    box = cell.box
+                    if box is not None and cell.complete and len(value) == len(box):  # type: ignore[arg-type]
+                        box[:] = value  # type: ignore[assignment]  # the common case
+                    else:
+                        self._set_group(cell, value)  # type: ignore[arg-type]
                 elif type(cell) is _Gauge:
                     if value is None:
                         cell.present = False
@@ -178,6 +171,17 @@ class SeriesStore:
                     else:
                         cell.box[cell.index] = value  # type: ignore[assignment]  # a float
                         cell.present = True
+
+    @staticmethod
+    def _set_group(group: _GaugeGroup, values: tuple[float, ...]) -> None:
+        """Set a group's gauges one by one, each present again (a member was removed,
+        or the gauges keep their own boxes)."""
+        if len(values) != len(group.gauges):
+            raise ValueError("a group's update needs one value per gauge")
+        for gauge, value in zip(group.gauges, values, strict=True):
+            gauge.box[gauge.index] = value
+            gauge.present = True
+        group.complete = True
 
     def apply(self, samples: Sequence[Sample]) -> None:
         """Samples, as the pipeline's general path makes them."""

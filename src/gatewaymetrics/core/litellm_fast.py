@@ -6,10 +6,12 @@ callback and gives up on anything the parser would have to repair or report (the
 caller then runs the parser). Two phases:
 
 1. :func:`identity_key`: every raw value a call's identity (labels, budget subjects)
-   can come from, as one hashable tuple (None: not the common shape). Equal keys mean
-   equal identities, so a caller can parse the first payload of an identity with the
-   parser and reuse the result. Only ``str``, ``bool`` and None are admitted into a
-   key (``1 == True`` must never make two identities equal).
+   can come from, written by :mod:`marshal` into one ``bytes`` key (None: not the
+   common shape). Equal keys mean equal identities, so a caller can parse the first
+   payload of an identity with the parser and reuse the result. marshal writes each
+   value's exact type: ``True`` and ``1``, or a string and a ``str`` subclass (an
+   enum member), never give equal keys, and an object it cannot write (one with an
+   ``__eq__`` of its own) gives no key at all.
 2. :func:`read_values`: the per-call numbers (tokens, cost, times, rate limits,
    budget spends), each with the parser's precedence; the common type of the first
    place is checked inline, anything else goes through the parser's own converters,
@@ -20,6 +22,7 @@ Money is read as float here: the fast path feeds float backends (Prometheus) onl
 
 from __future__ import annotations
 
+import marshal
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -39,10 +42,10 @@ from gatewaymetrics.core.coerce import (
 
 __all__ = ["Payload", "Uncommon", "Values", "identity_key", "read_values"]
 
-_KEY_TYPES = frozenset((str, bool, type(None)))
 _NOT_A_KEY = object()
 _Dict = dict[str, object]
 _EMPTY: _Dict = {}
+_INF = math.inf
 
 
 #: The containers of one payload as the parser sees them (empty when missing): the
@@ -53,7 +56,7 @@ Payload = tuple[_Dict, _Dict, _Dict, _Dict, _Dict]
 #: A success call's numbers: input, output, cached input and reasoning tokens; cost;
 #: request, upstream, first-token and per-output-token durations (derived as the
 #: records derive them); remaining requests and tokens; and per budget asked for,
-#: (spend before the call, limit, reset time) or None when there is no spend.
+#: (spend including this call, limit, reset time) or None when there is no spend.
 Values = tuple[
     int, int, int, int, float | None,
     float | None, float | None, float | None, float | None,
@@ -92,7 +95,7 @@ _HIDDEN_KEYS = ("model_id", "api_base")
 
 def identity_key(
     kwargs: object, failed: object, custom_paths: tuple[str, ...]
-) -> tuple[tuple[object, ...], Payload] | None:
+) -> tuple[bytes, Payload] | None:
     """The identity key of a success payload of the common shape, or None."""
     if type(kwargs) is not dict:
         return None
@@ -130,7 +133,7 @@ def identity_key(
         standard = _SLO_ITEMS(slo) + _STANDARD_META_ITEMS(slo_meta)
     except KeyError:  # another shape: key by key (a missing key reads as None)
         standard = (*map(slo.get, _SLO_KEYS), *map(slo_meta.get, _STANDARD_META_KEYS))
-    key: tuple[object, ...] = (
+    values: tuple[object, ...] = (
         *standard,
         slo_meta.get("model_group"),
         slo_meta.get("user_api_key"),
@@ -142,8 +145,10 @@ def identity_key(
         body.get("user"),
     )
     if custom_paths:
-        key += tuple(_at_path(legacy, slo_meta, path) for path in custom_paths)
-    if not _KEY_TYPES.issuperset(map(type, key)):
+        values += tuple(_at_path(legacy, slo_meta, path) for path in custom_paths)
+    try:
+        key = marshal.dumps(values)  # type: ignore[arg-type]  # or ValueError
+    except ValueError:  # an object marshal cannot write: the parser's job
         return None
     # The call id is not part of the identity, but the parser reads it (and would
     # report one it cannot use).
@@ -157,8 +162,8 @@ def identity_key(
 
 def _at_path(legacy: _Dict, slo_meta: _Dict, path: str) -> object:
     """A custom label's raw value: the legacy metadata first, then the standard
-    logging object's (as the parser reads it). Nested containers other than dicts give
-    a value outside the key types, so the caller gives up."""
+    logging object's (as the parser reads it). A path through a container other than
+    a dict gives a value marshal cannot write, so the caller gives up."""
     for container in (legacy, slo_meta):
         value: object = container
         for part in path.split("."):
@@ -200,7 +205,7 @@ def _time(*candidates: object) -> float | None:
     for value in candidates:
         if value is None:
             continue
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value < _INF:
             return value
         if type(value) is datetime:
             try:
@@ -229,7 +234,7 @@ def _money(*candidates: object) -> float | None:
     for value in candidates:
         if value is None:
             continue
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value < _INF:
             return value
         amount = _pick(pick_money, candidates)
         return None if amount is None else float(amount)  # type: ignore[arg-type]  # Decimal
@@ -268,15 +273,15 @@ def read_values(
     start_time: object,
     end_time: object,
     stream: bool,
-    budget_keys: tuple[tuple[str, str, str], ...],
+    budget_keys: tuple[str, ...],
 ) -> Values:
     """The numbers of a success call whose identity was read by :func:`identity_key`.
-    ``budget_keys``: the (spend, limit, reset) metadata keys of the budgets whose
-    subject exists. Raises :class:`Uncommon` when the parser would report or repair
-    any of them."""
+    ``budget_keys``: the spend, limit and reset metadata keys of each budget whose
+    subject exists, one budget after the other. Raises :class:`Uncommon` when the
+    parser would report or repair any of them."""
     kw, slo, slo_meta, legacy, hidden = payload
     cost = slo.get("response_cost")
-    if not (type(cost) is float and 0.0 <= cost < math.inf):
+    if not (type(cost) is float and 0.0 <= cost < _INF):
         cost = _money(cost, kw.get("response_cost"))
     if cost == 0 and slo.get("response_cost_failure_debug_info") is not None:
         cost = None  # LiteLLM could not price the call: unknown, not free
@@ -310,13 +315,13 @@ def read_values(
         raise Uncommon  # the parser caps and reports these
 
     started = slo.get("startTime")
-    if not (type(started) is float and 0.0 <= started < math.inf):
+    if not (type(started) is float and 0.0 <= started < _INF):
         started = _time(started, start_time, kw.get("start_time"))
     ended = slo.get("endTime")
-    if not (type(ended) is float and 0.0 <= ended < math.inf):
+    if not (type(ended) is float and 0.0 <= ended < _INF):
         ended = _time(ended, end_time, kw.get("end_time"))
     first_token = slo.get("completionStartTime")
-    if not (type(first_token) is float and 0.0 <= first_token < math.inf):
+    if not (type(first_token) is float and 0.0 <= first_token < _INF):
         first_token = _time(first_token, kw.get("completion_start_time"))
     upstream_started = kw.get("api_call_start_time")  # LiteLLM: a naive local datetime
     if type(upstream_started) is datetime:
@@ -330,14 +335,14 @@ def read_values(
         upstream_started = _time(upstream_started)
     duration = upstream = ttft = tpot = None
     if ended is not None:
-        if started is not None and 0 <= ended - started < math.inf:
+        if started is not None and 0 <= ended - started < _INF:
             duration = ended - started
-        if upstream_started is not None and 0 <= ended - upstream_started < math.inf:
+        if upstream_started is not None and 0 <= ended - upstream_started < _INF:
             upstream = ended - upstream_started
     if stream and first_token is not None:
-        if started is not None and 0 <= first_token - started < math.inf:
+        if started is not None and 0 <= first_token - started < _INF:
             ttft = first_token - started
-        if out >= 2 and ended is not None and 0 <= ended - first_token < math.inf:
+        if out >= 2 and ended is not None and 0 <= ended - first_token < _INF:
             tpot = (ended - first_token) / (out - 1)
 
     limit_requests = limit_tokens = None
@@ -348,24 +353,29 @@ def read_values(
         limit_tokens = _count(*[h.get(name) for name in _RATELIMIT_TOKENS])
 
     budgets: list[tuple[float, float | None, float | None] | None] = []
-    for spend_key, limit_key, reset_key in budget_keys:
-        spend = slo_meta.get(spend_key)
-        if not (type(spend) is float and 0.0 <= spend < math.inf):
-            other = legacy.get(spend_key)
-            spend = None if spend is None and other is None else _money(spend, other)
-            if spend is None:  # no spend: the parser reports nothing for this budget
+    standard = map(slo_meta.get, budget_keys)  # spend, limit, reset, spend, ...
+    for spend, limit, reset in zip(standard, standard, standard):  # noqa: B905  # by three
+        at = len(budgets) * 3  # where this budget's keys start, for the legacy fallbacks
+        if not (type(spend) is float and 0.0 <= spend < _INF):
+            other = legacy.get(budget_keys[at])
+            if spend is None and other is None:  # no spend: the parser reports nothing
                 budgets.append(None)
                 continue
-        limit = slo_meta.get(limit_key)
-        if not (type(limit) is float and 0.0 <= limit < math.inf):
-            limit = _money(limit, legacy.get(limit_key))
-        reset = slo_meta.get(reset_key)
+            spend = _money(spend, other)
+            if spend is None:
+                budgets.append(None)
+                continue
+        if not (type(limit) is float and 0.0 <= limit < _INF):
+            limit = _money(limit, legacy.get(budget_keys[at + 1]))
         if type(reset) is str and reset:
-            reset = _RESET_TIMES.get(reset, _EMPTY)
-            if reset is _EMPTY:
-                reset = _reset_time(slo_meta.get(reset_key), None)
-        elif reset is not None or legacy.get(reset_key) is not None:
-            reset = _reset_time(reset, legacy.get(reset_key))
+            cached_reset = _RESET_TIMES.get(reset, _EMPTY)
+            reset = _reset_time(reset, None) if cached_reset is _EMPTY else cached_reset
+        else:
+            other = legacy.get(budget_keys[at + 2])
+            if reset is not None or other is not None:
+                reset = _reset_time(reset, other)
+        if cost is not None:
+            spend += cost
         budgets.append((spend, limit, reset))  # type: ignore[arg-type]  # float or None
 
     return (inp, out, cached, reasoning, cost, duration, upstream, ttft, tpot,
