@@ -11,13 +11,14 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from gatewaymetrics.core import litellm_fast
 from gatewaymetrics.core.budget import supersedes
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.labels import OTHER
-from gatewaymetrics.core.litellm_fast import Uncommon, Values, identity_key, read_values
+from gatewaymetrics.core.litellm_fast import Payload, Values
 from gatewaymetrics.core.litellm_payload import budget_places, parse_litellm
 from gatewaymetrics.core.measure import (
     budget_labels,
@@ -31,9 +32,20 @@ from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallEvent, Status
 from gatewaymetrics.core.samples import Metric, Number, Sample
 from gatewaymetrics.core.settings import Settings
+from gatewaymetrics.native import compiled
 from gatewaymetrics.protocols import Backend, BindingBackend
 
 Labels = tuple[str, ...]
+
+# The fast path's reader: its compiled copy when built from this very source.
+_reader = compiled(litellm_fast)
+identity_key: Callable[[object, object, tuple[str, ...]], tuple[bytes, Payload] | None] = (
+    _reader.identity_key
+)
+read_values: Callable[[Payload, object, object, object, bool, tuple[str, ...]], Values] = (
+    _reader.read_values
+)
+Uncommon: type[litellm_fast.Uncommon] = _reader.Uncommon
 #: A budget's subject as one string, scope value and subject joined by a NUL (no scope
 #: value holds one). A string keeps its hash: the fast path looks a subject up several
 #: times per event, always through the same string object.

@@ -87,6 +87,10 @@ _META_KEYS = (
 #: ``_META_KEYS`` it leaves out).
 _STANDARD_META_KEYS = tuple(k for k in _META_KEYS if k not in ("model_group", "user_api_key"))
 _SLO_ITEMS = itemgetter(*_SLO_KEYS)
+#: A call's numbers in the standard logging object: cost, tokens, times.
+_SLO_NUMBER_KEYS = ("response_cost", "prompt_tokens", "completion_tokens", "startTime",
+                    "endTime", "completionStartTime")  # fmt: skip
+_SLO_NUMBERS = itemgetter(*_SLO_NUMBER_KEYS)
 _STANDARD_META_ITEMS = itemgetter(*_STANDARD_META_KEYS)
 _KW_KEYS = ("call_type", "custom_llm_provider", "model", "stream", "cache_hit")
 _PARAMS_KEYS = ("custom_llm_provider", "api_base")
@@ -280,7 +284,10 @@ def read_values(
     subject exists, one budget after the other. Raises :class:`Uncommon` when the
     parser would report or repair any of them."""
     kw, slo, slo_meta, legacy, hidden = payload
-    cost = slo.get("response_cost")
+    try:  # LiteLLM's standard logging payload has every key: read them all at once
+        cost, inp, out, started, ended, first_token = _SLO_NUMBERS(slo)
+    except KeyError:
+        cost, inp, out, started, ended, first_token = map(slo.get, _SLO_NUMBER_KEYS)
     if not (type(cost) is float and 0.0 <= cost < _INF):
         cost = _money(cost, kw.get("response_cost"))
     if cost == 0 and slo.get("response_cost_failure_debug_info") is not None:
@@ -293,13 +300,11 @@ def read_values(
         usage = first(hidden.get("usage_object"))
         if usage is None:
             usage = read(response_obj, "usage")
-    inp = slo.get("prompt_tokens")
     if not (type(inp) is int and inp >= 0):
-        inp = _count(inp, read(usage, "prompt_tokens"), read(usage, "input_tokens"))
-    out = slo.get("completion_tokens")
+        inp = _count(inp, read(usage, "prompt_tokens"), read(usage, "input_tokens")) or 0
     if not (type(out) is int and out >= 0):
-        out = _count(out, read(usage, "completion_tokens"), read(usage, "output_tokens"))
-    cached = reasoning = None
+        out = _count(out, read(usage, "completion_tokens"), read(usage, "output_tokens")) or 0
+    cached = reasoning = 0
     if type(usage) is dict:
         usage_in = usage.get("prompt_tokens_details")
         usage_out = usage.get("completion_tokens_details")
@@ -307,20 +312,16 @@ def read_values(
         usage_in = read(usage, "prompt_tokens_details")
         usage_out = read(usage, "completion_tokens_details")
     if usage_in is not None:
-        cached = _count(read(usage_in, "cached_tokens"))
+        cached = _count(read(usage_in, "cached_tokens")) or 0
     if usage_out is not None:
-        reasoning = _count(read(usage_out, "reasoning_tokens"))
-    inp, out, cached, reasoning = inp or 0, out or 0, cached or 0, reasoning or 0
+        reasoning = _count(read(usage_out, "reasoning_tokens")) or 0
     if cached > inp or reasoning > out:
         raise Uncommon  # the parser caps and reports these
 
-    started = slo.get("startTime")
     if not (type(started) is float and 0.0 <= started < _INF):
         started = _time(started, start_time, kw.get("start_time"))
-    ended = slo.get("endTime")
     if not (type(ended) is float and 0.0 <= ended < _INF):
         ended = _time(ended, end_time, kw.get("end_time"))
-    first_token = slo.get("completionStartTime")
     if not (type(first_token) is float and 0.0 <= first_token < _INF):
         first_token = _time(first_token, kw.get("completion_start_time"))
     upstream_started = kw.get("api_call_start_time")  # LiteLLM: a naive local datetime
