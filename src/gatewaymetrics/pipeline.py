@@ -39,9 +39,9 @@ Labels = tuple[str, ...]
 
 # The fast path's reader: its compiled copy when built from this very source.
 _reader = compiled(litellm_fast)
-identity_key: Callable[[object, object, tuple[str, ...]], tuple[bytes, Payload] | None] = (
-    _reader.identity_key
-)
+identity_key: Callable[
+    [object, object, tuple[str, ...]], tuple[tuple[object, ...], Payload] | None
+] = _reader.identity_key
 read_values: Callable[[Payload, object, object, object, bool, tuple[str, ...]], Values] = (
     _reader.read_values
 )
@@ -107,7 +107,7 @@ class Pipeline:
         binders = [b for b in self.backends if isinstance(b, BindingBackend)]
         self._fast = fast_path and bool(self.backends) and len(binders) == len(self.backends)
         self._binders: tuple[BindingBackend, ...] = tuple(binders)
-        self._identities: dict[bytes, _FastCall] = {}
+        self._identities: dict[tuple[object, ...], _FastCall] = {}
         self._custom_paths = tuple(path for _, path in self._custom_labels)
         self._fast_events = 0
         metrics = tuple(self.plan.metrics.values())
@@ -235,7 +235,7 @@ class Pipeline:
 
     def _learn(
         self,
-        key: bytes,
+        key: tuple[object, ...],
         kwargs: object,
         response_obj: object,
         start_time: object,
