@@ -15,7 +15,7 @@ STATSD_PKG := statsd@0.9.0
 STATSD_PREFIX := .tools/statsd
 STATSD_JS := $(STATSD_PREFIX)/node_modules/statsd/stats.js
 
-.PHONY: demo test lint typecheck pytest venv native tools statsd bench clean
+.PHONY: demo test lint typecheck pytest venv native tools statsd bench bench-instructions clean
 
 demo: $(STAMP) $(NATIVE)
 	$(BIN)/gatewaymetrics demo
@@ -60,6 +60,10 @@ bench: $(STAMP) $(NATIVE) statsd
 	$(BIN)/python benchmarks/core_overhead.py
 	$(BIN)/python benchmarks/prometheus_overhead.py
 	$(BIN)/python benchmarks/statsd_overhead.py
+
+# Instructions per event (valgrind's count, free of timing noise; needs valgrind).
+bench-instructions: $(STAMP) $(NATIVE)
+	$(BIN)/python benchmarks/instructions.py
 
 # Real servers for the integration tests: Debian's prometheus (promtool, prometheus).
 # Without root this only warns; the tests then skip, except under CI=true, where they fail.
