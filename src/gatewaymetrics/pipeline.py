@@ -253,9 +253,8 @@ class Pipeline:
         if len(identities) >= min(self._cap, IDENTITY_CACHE):
             for old in list(itertools.islice(identities, len(identities) // 2 + 1)):
                 identities.pop(old, None)  # the oldest half; busy identities come back
-        call = identities[key] = _FastCall(self, event)
-        with contextlib.suppress(_NotAdmitted):  # bound later, or never (see _FastCall)
-            call.prepare()
+        identities[key] = call = _FastCall(self, event)
+        call.prepare()  # what the general path just admitted
 
     def _apply_fast(self, call: _FastCall, values: Values) -> bool:
         """Apply one call's numbers to its bound series. Raises :class:`_NotAdmitted`
