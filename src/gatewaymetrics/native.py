@@ -6,7 +6,7 @@ site-packages, each copy carrying the SHA-256 of the source it was compiled from
 copy is used only when that digest matches the module's own source file: an edited
 module runs as written, never stale compiled code. Without the copies (no compiler,
 another install) everything runs in pure Python, alike; ``GATEWAYMETRICS_PURE=1``
-ignores them.
+in the environment when gatewaymetrics is imported ignores them.
 """
 
 from __future__ import annotations
