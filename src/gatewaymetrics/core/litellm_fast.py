@@ -356,25 +356,21 @@ def read_values(
         at = len(budgets) * 3  # where this budget's keys start, for the legacy fallbacks
         if not (type(spend) is float and 0.0 <= spend < _INF):
             other = legacy.get(budget_keys[at])
-            if spend is None and other is None:  # no spend: the parser reports nothing
-                budgets.append(None)
-                continue
-            spend = _money(spend, other)
-            if spend is None:
+            spend = None if spend is None and other is None else _money(spend, other)
+            if spend is None:  # no spend: the parser reports nothing for this budget
                 budgets.append(None)
                 continue
         if not (type(limit) is float and 0.0 <= limit < _INF):
             limit = _money(limit, legacy.get(budget_keys[at + 1]))
-        if type(reset) is str and reset:
-            cached_reset = _RESET_TIMES.get(reset, _EMPTY)
-            reset = _reset_time(reset, None) if cached_reset is _EMPTY else cached_reset
+        if type(reset) is str and reset:  # decides alone: no legacy read
+            reset = _reset_time(reset, None)
         else:
             other = legacy.get(budget_keys[at + 2])
             if reset is not None or other is not None:
                 reset = _reset_time(reset, other)
         if cost is not None:
             spend += cost
-        budgets.append((spend, limit, reset))  # type: ignore[arg-type]  # float or None
+        budgets.append((spend, limit, reset))
 
     return (inp, out, cached, reasoning, cost, duration, upstream, ttft, tpot,
             limit_requests, limit_tokens, budgets)  # fmt: skip
