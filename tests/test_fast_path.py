@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gatewaymetrics import Pipeline
-from gatewaymetrics import pipeline as pipeline_module
+from gatewaymetrics import fast_path as fast_path_module
 from gatewaymetrics.backends.memory import MemoryBackend
 from gatewaymetrics.backends.prometheus import PrometheusBackend
 from tests.promtools import exposition_values
@@ -61,7 +61,7 @@ def _record(pipeline: Pipeline, events: Iterable[dict[str, Any]]) -> None:
 def test_the_first_event_of_an_identity_is_learnt_the_next_are_fast() -> None:
     pipeline, backend = _prometheus()
     _record(pipeline, [proxy_event(user_api_key_spend=1.0 + i) for i in range(5)])
-    assert pipeline._fast_events == 4
+    assert pipeline.fast_events == 4
     values = _values(backend)
     assert values[REQUESTS] == 5.0
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
@@ -74,7 +74,7 @@ def test_memory_backends_keep_the_general_path() -> None:
     prometheus = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([memory, prometheus])
     _record(pipeline, [proxy_event() for _ in range(3)])
-    assert pipeline._fast_events == 0  # exact Decimal money needs the records
+    assert pipeline.fast_events == 0  # exact Decimal money needs the records
     assert memory.sum("llm_requests_total") == 3.0
 
 
@@ -83,7 +83,7 @@ def test_two_prometheus_backends_both_get_every_fast_event() -> None:
     second = PrometheusBackend(registry=CollectorRegistry())
     pipeline = Pipeline([first, second])
     _record(pipeline, [proxy_event(user_api_key_spend=1.0 + i) for i in range(4)])
-    assert pipeline._fast_events == 3
+    assert pipeline.fast_events == 3
     assert _values(first) == _values(second)
     assert _values(first)[REQUESTS] == 4.0
 
@@ -122,7 +122,7 @@ def test_an_unlimited_budget_has_no_limit_series_on_the_fast_path_either() -> No
     values = _values(backend)
     assert values[("llm_budget_limit_usd", team)] == 60.0
     assert values[("llm_budget_remaining_usd", team)] == 60.0 - (7.0 + 1.35e-05)
-    assert pipeline._fast_events == 4  # all but the first: every series was admitted by it
+    assert pipeline.fast_events == 4  # all but the first: every series was admitted by it
 
 
 def test_a_late_event_never_moves_a_budget_back_on_the_fast_path() -> None:
@@ -130,7 +130,7 @@ def test_a_late_event_never_moves_a_budget_back_on_the_fast_path() -> None:
     _record(pipeline, [proxy_event(user_api_key_spend=s) for s in (1.0, 3.0, 2.0)])
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
     assert _values(backend)[("llm_budget_spend_usd", budget)] == 3.0 + 1.35e-05
-    assert pipeline._fast_events == 2
+    assert pipeline.fast_events == 2
 
 
 def test_many_threads_lose_nothing_on_the_fast_path() -> None:
@@ -148,7 +148,7 @@ def test_many_threads_lose_nothing_on_the_fast_path() -> None:
         thread.join()
     values = _values(backend)
     assert values[REQUESTS] == 1601.0
-    assert pipeline._fast_events == 1600
+    assert pipeline.fast_events == 1600
     spend = ("llm_spend_usd_total", IDENTITY)
     assert values[spend] == pytest.approx(1601 * 1.35e-05, rel=1e-12)
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
@@ -156,12 +156,12 @@ def test_many_threads_lose_nothing_on_the_fast_path() -> None:
 
 
 def test_the_identity_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline_module, "IDENTITY_CACHE", 4)
+    monkeypatch.setattr(fast_path_module, "IDENTITY_CACHE", 4)
     pipeline, backend = _prometheus()
     _record(pipeline, [proxy_event(user_api_key_user_id=f"user-{i}") for i in range(10)])
-    assert len(pipeline._identities) <= 4
+    assert pipeline.fast_identities <= 4
     _record(pipeline, [proxy_event(user_api_key_user_id="user-9")])  # still remembered
-    assert pipeline._fast_events == 1
+    assert pipeline.fast_events == 1
     total = sum(v for (name, _), v in _values(backend).items() if name == "llm_requests_total")
     assert total == 11.0
 
@@ -183,7 +183,7 @@ def test_a_time_the_parser_would_report_sends_the_event_the_general_way() -> Non
     early = proxy_event()
     early["api_call_start_time"] = datetime(1960, 1, 1)  # before 1970: reported
     _record(pipeline, [ok, copy.deepcopy(ok), early])
-    assert pipeline._fast_events == 1  # the second; the third went the general way
+    assert pipeline.fast_events == 1  # the second; the third went the general way
     values = _values(backend)
     assert values[REQUESTS] == 3.0
     problem = ("gatewaymetrics_input_problems_total", (("field", "upstream_started_at"),))

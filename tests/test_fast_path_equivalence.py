@@ -10,11 +10,12 @@ registries must then hold the same series with the same values.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,15 @@ from prometheus_client import CollectorRegistry
 
 from gatewaymetrics import LabelSettings, Pipeline, Settings
 from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.core.litellm_fields import (
+    BUDGETS,
+    BY_NAME,
+    CONTAINERS,
+    CUSTOM_LABEL_CONTAINERS,
+    FIELDS,
+    ROOTS,
+    place_paths,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "litellm_payloads.jsonl"
@@ -92,145 +102,25 @@ def _load() -> tuple[Captured, ...]:
 
 CAPTURED = _load()
 
-# -- where the parser reads --------------------------------------------------------------
+# -- where the parser reads: every place of the field table ------------------------------
 
-KW: KeyPath = ("kwargs",)
-SLO: KeyPath = (*KW, "standard_logging_object")
-META: KeyPath = (*SLO, "metadata")
-HIDDEN: KeyPath = (*SLO, "hidden_params")
-PARAMS: KeyPath = (*KW, "litellm_params")
-LEGACY: KeyPath = (*PARAMS, "metadata")
-RESPONSE: KeyPath = ("response_obj",)
-USAGE: KeyPath = (*RESPONSE, "usage")
-
-_BUDGET_SCOPES = ("", "team_", "user_", "org_", "end_user_")
-SPEND_KEYS = tuple(f"user_api_key_{s}spend" for s in _BUDGET_SCOPES)
-LIMIT_KEYS = tuple(f"user_api_key_{s}max_budget" for s in _BUDGET_SCOPES)
-RESET_KEYS = tuple(f"user_api_key_{s}budget_reset_at" for s in _BUDGET_SCOPES)
-
-#: Metadata keys read in both places (standard logging object first, then legacy).
-META_KEYS = (
-    "model_group",
-    "user_api_key_hash",
-    "user_api_key",
-    "user_api_key_alias",
-    "user_api_key_team_id",
-    "team_id",
-    "user_api_key_team_alias",
-    "team_alias",
-    "user_api_key_user_id",
-    "user_api_key_user_email",
-    "user_api_key_org_id",
-    "user_api_key_org_alias",
-    "user_api_key_end_user_id",
-    *SPEND_KEYS,
-    *LIMIT_KEYS,
-    *RESET_KEYS,
-    "requester_metadata",  # custom label paths (see SETTINGS)
-    "requester_metadata.app",
-)
-
-#: Token fields of a usage object (slo metadata's, hidden params', the response's).
-USAGE_KEYS = (
-    "prompt_tokens",
-    "completion_tokens",
-    "prompt_tokens_details",
-    "prompt_tokens_details.cached_tokens",
-    "completion_tokens_details",
-    "completion_tokens_details.reasoning_tokens",
-)
-
-HEADER_KEYS = tuple(
-    f"{form}{kind}"
-    for kind in ("requests", "tokens")
-    for form in (
-        "x_ratelimit_remaining_",
-        "x-ratelimit-remaining-",
-        "llm_provider-x-ratelimit-remaining-",
-    )
-)
+#: Custom label paths (see SETTINGS), under each metadata container.
+CUSTOM_PATHS = ("requester_metadata", "requester_metadata.app")
 
 
-def _under(base: KeyPath, *dotted: str) -> tuple[KeyPath, ...]:
-    return tuple((*base, *key.split(".")) for key in dotted)
+def _paths_of(places: Iterable[str]) -> tuple[KeyPath, ...]:
+    return tuple(dict.fromkeys(path for place in places for path in place_paths(place)))
 
 
-KNOWN_PATHS: tuple[KeyPath, ...] = (
-    # roots
-    KW,
-    RESPONSE,
-    ("start_time",),
-    ("end_time",),
-    # kwargs
-    *_under(
-        KW,
-        "standard_logging_object",
-        "litellm_params",
-        "stream",
-        "litellm_call_id",
-        "custom_llm_provider",
-        "model",
-        "call_type",
-        "response_cost",
-        "cache_hit",
-        "start_time",
-        "end_time",
-        "completion_start_time",
-        "api_call_start_time",
-        "exception",
-        "exception.type",
-        "exception.status_code",
-        "exception.code",
-    ),
-    # standard_logging_object
-    *_under(
-        SLO,
-        "metadata",
-        "hidden_params",
-        "status",
-        "stream",
-        "litellm_call_id",
-        "id",
-        "call_type",
-        "custom_llm_provider",
-        "model_group",
-        "model",
-        "model_id",
-        "api_base",
-        "end_user",
-        "prompt_tokens",
-        "completion_tokens",
-        "response_cost",
-        "response_cost_failure_debug_info",
-        "startTime",
-        "endTime",
-        "completionStartTime",
-        "cache_hit",
-        "error_information",
-        "error_information.error_class",
-        "error_information.error_code",
-    ),
-    *_under(META, *META_KEYS, "usage_object"),
-    *_under((*META, "usage_object"), *USAGE_KEYS),
-    *_under(HIDDEN, "model_id", "api_base", "usage_object", "additional_headers"),
-    *_under((*HIDDEN, "usage_object"), *USAGE_KEYS),
-    *_under((*HIDDEN, "additional_headers"), *HEADER_KEYS),
-    # litellm_params
-    *_under(
-        PARAMS,
-        "metadata",
-        "custom_llm_provider",
-        "api_base",
-        "model_info",
-        "model_info.id",
-        "proxy_server_request",
-        "proxy_server_request.body",
-        "proxy_server_request.body.user",
-    ),
-    *_under(LEGACY, *META_KEYS),
-    # response_obj.usage
-    USAGE,
-    *_under(USAGE, *USAGE_KEYS, "input_tokens", "output_tokens"),
+def _field_paths(*names: str) -> tuple[KeyPath, ...]:
+    return _paths_of(place for name in names for place in BY_NAME[name].places)
+
+
+KNOWN_PATHS: tuple[KeyPath, ...] = _paths_of(
+    [*ROOTS]
+    + [place for container in CONTAINERS for place in container.places]
+    + [place for field in FIELDS for place in field.places]
+    + [f"{c}.{path}" for c in CUSTOM_LABEL_CONTAINERS for path in CUSTOM_PATHS]
 )
 
 # -- the values ----------------------------------------------------------------------------
@@ -354,17 +244,15 @@ POOL: tuple[object, ...] = (
 pool_values = st.sampled_from(POOL)
 
 # Value fields of the common shape: what changes from one call of an identity to the next.
-_TOKEN_PATHS = (
-    *_under(SLO, "prompt_tokens", "completion_tokens"),
-    *_under((*META, "usage_object"), *USAGE_KEYS[:2], USAGE_KEYS[3], USAGE_KEYS[5]),
-    *_under(USAGE, *USAGE_KEYS[:2], USAGE_KEYS[3], USAGE_KEYS[5]),
+_TOKEN_PATHS = _field_paths(*(f.name for f in FIELDS if f.name.startswith("tokens.")))
+_COST_PATHS = _field_paths("cost_usd")
+_TIME_PATHS = tuple(
+    path
+    for path in _field_paths("started_at", "ended_at", "first_token_at", "upstream_started_at")
+    if len(path) > 1  # the start_time and end_time arguments change with _times
 )
-_COST_PATHS = _under(SLO, "response_cost") + _under(KW, "response_cost")
-_TIME_PATHS = _under(SLO, "startTime", "endTime", "completionStartTime") + _under(
-    KW, "api_call_start_time", "completion_start_time"
-)
-_MONEY_PATHS = _under(META, *SPEND_KEYS, *LIMIT_KEYS) + _under(LEGACY, *SPEND_KEYS, *LIMIT_KEYS)
-_RESET_PATHS = _under(META, *RESET_KEYS) + _under(LEGACY, *RESET_KEYS)
+_MONEY_PATHS = _field_paths(*(n for b in BUDGETS for n in (b.spend, b.limit)))
+_RESET_PATHS = _field_paths(*(b.reset_at for b in BUDGETS))
 
 _money = st.one_of(
     st.sampled_from([0.0, 1.35e-05, 0.000225, 0.2, 0.75, 1.25, 3.5, 4.0, 5.0, 10.0, 50.0]),
@@ -579,9 +467,64 @@ def test_the_fast_path_records_what_the_general_path_records(
     record_all(fast, sequence)
     record_all(general, sequence)
     assert_same_metrics(fast_registry, general_registry)
-    assert general._fast_events == 0
-    assert 0 <= fast._fast_events <= len(sequence)
-    note_event(f"events on the fast path: {'some' if fast._fast_events else 'none'}")
+    assert general.fast_events == 0
+    assert 0 <= fast.fast_events <= len(sequence)
+    note_event(f"events on the fast path: {'some' if fast.fast_events else 'none'}")
+
+
+def _adapter_events(sequence: list[Event], ids: list[int]) -> list[Event]:
+    """``sequence`` with call ids as a gateway sends them: each event its own (or
+    ``ids`` repeating one: a second hook for the same attempt)."""
+    out = []
+    for event, number in zip(sequence, ids, strict=False):
+        kwargs = event.kwargs
+        if isinstance(kwargs, dict):
+            kwargs = copy.copy(kwargs)
+            kwargs["litellm_call_id"] = f"call-{number}"
+            slo = kwargs.get("standard_logging_object")
+            if isinstance(slo, dict):
+                kwargs["standard_logging_object"] = {**slo, "litellm_call_id": f"call-{number}"}
+        out.append(event._replace(kwargs=kwargs))
+    return out
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    sequence=event_sequences(),
+    config=st.sampled_from(SETTINGS),
+    ids=st.lists(st.integers(min_value=0, max_value=12), min_size=8, max_size=8),
+    hooks=st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_through_the_adapter_both_paths_record_the_same(
+    sequence: list[Event], config: Settings, ids: list[int], hooks: list[bool]
+) -> None:
+    """What LiteLLM users run: every hook of GatewayMetricsLogger (sync or async, as
+    drawn) into a pipeline with the fast path and into one without."""
+    adapter = pytest.importorskip("gatewaymetrics.adapters.litellm")
+    sequence = _adapter_events(sequence, ids)
+    fast, fast_registry = make_pipeline(config, fast=True)
+    general, general_registry = make_pipeline(config, fast=False)
+    for pipeline in (fast, general):
+        logger = adapter.GatewayMetricsLogger(pipeline)
+        for event, use_async in zip(sequence, hooks, strict=False):
+            args = (event.kwargs, event.response_obj, event.start_time, event.end_time)
+            if event.failed is None:  # no hook says so: as replay records it
+                pipeline.record_litellm(*args)
+            elif use_async:
+                hook = logger.async_log_failure_event if event.failed else (
+                    logger.async_log_success_event)  # fmt: skip
+                asyncio.run(hook(*args))
+            elif event.failed:
+                logger.log_failure_event(*args)
+            else:
+                logger.log_success_event(*args)
+    assert_same_metrics(fast_registry, general_registry)
+    assert general.fast_events == 0
+    note_event(f"adapter events on the fast path: {'some' if fast.fast_events else 'none'}")
 
 
 def test_the_comparison_sees_one_extra_event() -> None:
@@ -622,14 +565,14 @@ def test_a_repeated_captured_success_takes_the_fast_path(captured: Captured) -> 
     fast, fast_registry = make_pipeline(Settings(), fast=True)
     general, general_registry = make_pipeline(Settings(), fast=False)
     record_all(fast, [event])
-    first = fast._fast_events
+    first = fast.fast_events
     assert first in (0, 1)  # a new identity may be admitted by the general path
     record_all(fast, [event])
     record_all(general, [event, event])
     assert_same_metrics(fast_registry, general_registry)
     first_of_scenario = next(c for c in CAPTURED if c.scenario == captured.scenario)
     if captured.scenario in _MUST_BE_FAST and captured is first_of_scenario:
-        assert fast._fast_events == first + 1, "the repeated event did not take the fast path"
+        assert fast.fast_events == first + 1, "the repeated event did not take the fast path"
     else:
-        assert first <= fast._fast_events <= first + 1
-    assert general._fast_events == 0
+        assert first <= fast.fast_events <= first + 1
+    assert general.fast_events == 0

@@ -55,7 +55,8 @@ def _metrics_url(pipeline: Pipeline) -> str | None:
 def _demo(config: Config, calls: int, serve: bool) -> int:
     import asyncio
 
-    from gatewaymetrics.adapters.litellm import GatewayMetricsLogger, drive
+    from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
+    from gatewaymetrics.adapters.litellm_driver import drive
     from gatewaymetrics.demo import demo_calls
 
     memory = MemoryBackend(name="summary")

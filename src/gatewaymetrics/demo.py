@@ -1,10 +1,10 @@
 """The demo: realistic LiteLLM traffic (``mock_response``, no network) through the
 adapter into the configured backends, then a summary and where ``/metrics`` is.
 
-Teams, keys, users and budgets look like a LiteLLM proxy's: every call carries
-proxy-style ``user_api_key_*`` metadata. The mix: plain chats, streams, embeddings,
-rate-limited failures and router fallbacks, with latencies drawn from a seeded
-generator so two runs make the same numbers.
+Teams, keys, users and budgets look like a LiteLLM proxy's: every call carries the
+metadata a proxy passes (``core.litellm_fields.proxy_metadata``). The mix: plain
+chats, streams, embeddings, rate-limited failures and router fallbacks, with
+latencies drawn from a seeded generator so two runs make the same numbers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import hashlib
 import random
 from decimal import Decimal
 
-from gatewaymetrics.adapters.litellm import MockCall
+from gatewaymetrics.adapters.litellm_driver import MockCall
+from gatewaymetrics.core.litellm_fields import proxy_metadata
 
 __all__ = ["TEAMS", "demo_calls"]
 
@@ -46,20 +47,20 @@ def demo_calls(count: int, seed: int = 7) -> list[MockCall]:
         # Spend as the proxy would have read it at auth time: it grows with traffic.
         for subject in (raw_key, team, user):
             spend[subject] = spend.get(subject, Decimal(0)) + Decimal("0.0005")
-        metadata: dict[str, object] = {
-            "user_api_key": hashlib.sha256(raw_key.encode()).hexdigest(),
-            "user_api_key_alias": key_alias,
-            "user_api_key_team_id": team,
-            "user_api_key_team_alias": team_alias,
-            "user_api_key_user_id": user,
-            "user_api_key_spend": float(spend[raw_key]),
-            "user_api_key_max_budget": key_budget,
-            "user_api_key_budget_reset_at": _RESET_AT,
-            "user_api_key_team_spend": float(spend[team]),
-            "user_api_key_team_max_budget": team_budget,
-            "user_api_key_user_spend": float(spend[user]),
-            "user_api_key_user_max_budget": None,
-        }
+        metadata = proxy_metadata({
+            "api_key": hashlib.sha256(raw_key.encode()).hexdigest(),
+            "api_key_alias": key_alias,
+            "team_id": team,
+            "team_alias": team_alias,
+            "user_id": user,
+            "budget.api_key.spend": float(spend[raw_key]),
+            "budget.api_key.limit": key_budget,
+            "budget.api_key.reset_at": _RESET_AT,
+            "budget.team.spend": float(spend[team]),
+            "budget.team.limit": team_budget,
+            "budget.user.spend": float(spend[user]),
+            "budget.user.limit": None,
+        })  # fmt: skip
         calls.append(
             MockCall(
                 kind={"failure": "chat"}.get(kind, kind),

@@ -43,7 +43,7 @@ def litellm(pipeline: Pipeline, events: int, first_spend: int) -> None:
         )
         pipeline.record_litellm(kwargs, captured["response_obj"], failed=False)
         print(f"done {index + 1}", flush=True)
-    print(f"fast {pipeline._fast_events}", flush=True)
+    print(f"fast {pipeline.fast_events}", flush=True)
 
 
 def main() -> None:

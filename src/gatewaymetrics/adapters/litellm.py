@@ -5,8 +5,6 @@ SDK::
     import litellm
     from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
     from gatewaymetrics.config import build_pipeline
-from gatewaymetrics.core.litellm_payload import parse_litellm
-from gatewaymetrics.core.records import CallRecord
 
     litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
 
@@ -19,41 +17,30 @@ Proxy (``config.yaml``)::
 ``GATEWAYMETRICS_CONFIG`` file on its first event (importing this module does nothing
 else), and serves ``/metrics`` on its own port (default 127.0.0.1:9464).
 
-The only module that imports ``litellm``. Hooks never raise into LiteLLM, never block
+With ``adapters/litellm_driver.py`` (the demo's mock calls), the only module that
+imports ``litellm``. Hooks never raise into LiteLLM, never block
 its event loop on the network (the backends do not), and never modify its kwargs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 from gatewaymetrics.config import build_pipeline
-from gatewaymetrics.core.litellm_payload import parse_litellm
-from gatewaymetrics.core.records import CallRecord
+from gatewaymetrics.core.litellm_fast import attempt_key
 from gatewaymetrics.pipeline import Pipeline
 
 try:
-    import litellm
     from litellm.integrations.custom_logger import CustomLogger
 except ImportError as exc:  # pragma: no cover - exercised by the import test
     raise ImportError(
         "the LiteLLM adapter needs litellm: pip install 'gatewaymetrics[litellm]'"
     ) from exc
 
-__all__ = [
-    "GatewayMetricsLogger",
-    "MockCall",
-    "drive",
-    "log_failure",
-    "log_success",
-    "proxy_logger",
-]
+__all__ = ["GatewayMetricsLogger", "log_failure", "log_success", "proxy_logger"]
 
 log = logging.getLogger("gatewaymetrics")
 
@@ -67,7 +54,8 @@ class GatewayMetricsLogger(CustomLogger):
     Give it a ``pipeline``, or a ``factory`` that makes one on the first event (the
     proxy's module-level instance uses :func:`gatewaymetrics.config.build_pipeline`).
     A call is counted once, whatever mix of hooks LiteLLM fires for it: events are
-    keyed by ``litellm_call_id``, outcome and model, and a repeat is dropped. A stream
+    keyed by the call's id, outcome and model (read raw, ``core.litellm_fast``), and a
+    repeat is dropped. A stream
     counts once, from its final event, never per chunk.
     """
 
@@ -101,35 +89,31 @@ class GatewayMetricsLogger(CustomLogger):
                         log.error("gatewaymetrics: no metrics, the pipeline failed: %s", exc)
         return self._pipeline
 
-    def _first_time(self, call: CallRecord) -> bool:
+    def _first_time(self, kwargs: object, failed: bool) -> bool:
         """Whether this is the first report of this attempt. An attempt is its call id
-        with its outcome and model: the proxy's fallback success shares the failed
-        primary's call id (one logging object) but is another attempt."""
-        if call.call_id is None:
+        with its outcome and model (the proxy's fallback success shares the failed
+        primary's call id, one logging object, but is another attempt), read raw from
+        the payload: a repeat costs a dict lookup, not a parse."""
+        key = attempt_key(kwargs, failed)
+        if key is None:
             return True
-        key = (call.call_id, call.status, call.requested_model, call.model, call.deployment_id)
+        seen = self._seen
         with self._lock:
-            if key in self._seen:
+            if key in seen:
                 return False
-            self._seen[key] = None
-            if len(self._seen) > self._window:
-                del self._seen[next(iter(self._seen))]
+            seen[key] = None
+            if len(seen) > self._window:
+                del seen[next(iter(seen))]
         return True
 
     def _record(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any, *, failed: bool
     ) -> None:
         try:
-            pipeline = self.pipeline
-            if pipeline is None:
-                return
-            event = parse_litellm(
-                kwargs, response_obj, start_time, end_time,
-                failed=failed, custom_labels=pipeline.settings.labels.custom,
-            )  # fmt: skip
-            if self._first_time(event.call):
-                pipeline.record(event)
-        except Exception as exc:  # pragma: no cover - parsing and recording never raise
+            pipeline = self._pipeline or self.pipeline
+            if pipeline is not None and self._first_time(kwargs, failed):
+                pipeline.record_litellm(kwargs, response_obj, start_time, end_time, failed=failed)
+        except Exception as exc:  # pragma: no cover - recording never raises
             log.error("gatewaymetrics: event not recorded: %s", type(exc).__name__)
 
     def _fallback(self, original_model_group: Any, kwargs: Any, *, succeeded: bool) -> None:
@@ -198,86 +182,3 @@ def log_success(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) 
 def log_failure(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
     """Function-style callback: ``litellm.failure_callback = [log_failure]``."""
     proxy_logger.log_failure_event(kwargs, response_obj, start_time, end_time)
-
-
-# -- driving LiteLLM with mock calls (the demo) ----------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class MockCall:
-    """One LiteLLM call made with ``mock_response`` (no network): ``kind`` is chat,
-    stream, embedding or fallback (a Router whose ``model`` group fails over to
-    ``fallback_model``); ``fail`` makes the provider answer with a rate limit."""
-
-    kind: str
-    model: str
-    metadata: Mapping[str, object] = attrs.field(factory=dict)
-    fail: bool = False
-    delay_s: float = 0.0
-    fallback_model: str = "gpt-4o"
-
-
-_CALLBACK_LISTS = (
-    "callbacks", "input_callback", "success_callback", "failure_callback",
-    "_async_input_callback", "_async_success_callback", "_async_failure_callback",
-)  # fmt: skip
-_MESSAGES = [{"role": "user", "content": "Summarise the gateway metrics in one line."}]
-
-
-async def _one(call: MockCall, router: Any) -> None:
-    common: dict[str, Any] = {"metadata": dict(call.metadata), "mock_delay": call.delay_s}
-    reply = "litellm.RateLimitError" if call.fail else "Requests, tokens and spend look healthy."
-    try:
-        if call.kind == "embedding":
-            await litellm.aembedding(model=call.model, input=["gateway"], mock_response=[0.1, 0.2],
-                                     metadata=common["metadata"])  # fmt: skip
-        elif call.kind == "fallback":
-            await router.acompletion(model="primary", messages=_MESSAGES, **common)
-        elif call.kind == "stream":
-            response = await litellm.acompletion(model=call.model, messages=_MESSAGES, stream=True,
-                                                 mock_response=reply, **common)  # fmt: skip
-            async for _ in response:
-                pass
-        else:
-            await litellm.acompletion(model=call.model, messages=_MESSAGES, mock_response=reply,
-                                      **common)  # fmt: skip
-    except Exception:  # the mock failures are the point: they are recorded by the hooks
-        return
-
-
-async def drive(
-    calls: Sequence[MockCall],
-    logger: GatewayMetricsLogger,
-    *,
-    concurrency: int = 16,
-    progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """Make ``calls`` through real LiteLLM with ``logger`` as its only callback, then
-    wait until LiteLLM's background logging has delivered every event. LiteLLM's
-    callback lists are restored afterwards."""
-    saved = {name: list(getattr(litellm, name)) for name in _CALLBACK_LISTS}
-    for name in _CALLBACK_LISTS:
-        setattr(litellm, name, [])
-    litellm.callbacks = [logger]
-    router = litellm.Router(  # type: ignore[attr-defined]  # exported lazily by litellm
-        model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "gpt-4o-mini", "mock_response": "litellm.InternalServerError"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "gpt-4o", "mock_response": "Answered by the fallback."}},
-        ],
-        fallbacks=[{"primary": ["backup"]}],
-        num_retries=0,
-    )  # fmt: skip
-    try:
-        done = 0
-        for start in range(0, len(calls), concurrency):
-            batch = calls[start : start + concurrency]
-            await asyncio.gather(*(_one(call, router) for call in batch))
-            done += len(batch)
-            if progress is not None:
-                progress(done, len(calls))
-        await asyncio.sleep(0.5)  # LiteLLM logs from tasks on this loop: let them finish
-    finally:
-        for name, value in saved.items():
-            setattr(litellm, name, value)

@@ -26,15 +26,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from gatewaymetrics.backends import series_store
 from gatewaymetrics.backends.series_store import Handle, SeriesStore, Value
 from gatewaymetrics.core.catalog import MetricKind, MetricSpec
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.errors import GatewayMetricsError
-from gatewaymetrics.native import compiled
-
-#: The series store: its compiled copy when built from this very source.
-_Store: type[SeriesStore] = compiled(series_store).SeriesStore
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -256,7 +251,7 @@ class PrometheusBackend:
                 f"{MULTIPROC_ENV} set in the environment before prometheus_client is imported",
             )
         self.multiprocess_dir = directory if multiprocess else None
-        self._store: SeriesStore | None = _Store() if self.multiprocess_dir is None else None
+        self._store: SeriesStore | None = SeriesStore() if self.multiprocess_dir is None else None
         self._wrappers: dict[Metric, MetricWrapperBase] = {}
         self._client_series: dict[tuple[Metric, tuple[str, ...]], _ClientSeries] = {}
         self._servers: list[Any] = []

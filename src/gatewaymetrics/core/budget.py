@@ -26,7 +26,6 @@ def spend_after_call(spend_before: Decimal, call_cost: Decimal | None) -> Decima
 
 
 def supersedes(
-    *,
     new_spend: Decimal | float,
     new_reset_at: float | None,
     old_spend: Decimal | float,

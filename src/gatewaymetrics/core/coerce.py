@@ -252,7 +252,7 @@ def as_int(value: object, name: str, problems: Problems) -> int | None:
         result = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         result = int(value)
-    elif isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+    elif isinstance(value, str) and value.strip().isdecimal() and len(value) < 20:
         result = int(value.strip())
     if result is None:
         problems.append(

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 
+from gatewaymetrics.core.litellm_fields import TABLE_LABELS
 from gatewaymetrics.core.records import CallRecord
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_MAX_VALUE_LENGTH",
     "OPT_IN_LABELS",
     "OTHER",
+    "extra_label",
     "is_valid_label_name",
     "render_value",
 ]
@@ -49,7 +51,21 @@ def _stream(call: CallRecord) -> str:
     return "true" if call.stream else "false"
 
 
-#: Every call label: name -> how to read it from a record (None renders as "").
+def extra_label(name: str) -> Callable[[CallRecord], str | None]:
+    """How to read the extra label ``name`` (custom, or from a field table)."""
+
+    def read(call: CallRecord) -> str | None:
+        for label, value in call.extra_labels:
+            if label == name:
+                return value
+        return None
+
+    return read
+
+
+#: Every call label: name -> how to read it from a record (None renders as ""). The
+#: labels a gateway's field table declares (``core/litellm_fields.py``) are read from
+#: ``CallRecord.extra_labels``.
 CALL_LABELS: Mapping[str, Callable[[CallRecord], str | None]] = {
     "provider": lambda c: c.provider,
     "requested_model": lambda c: c.requested_model,
@@ -67,6 +83,7 @@ CALL_LABELS: Mapping[str, Callable[[CallRecord], str | None]] = {
     "deployment_id": lambda c: c.deployment_id,
     "api_base": lambda c: c.api_base,
     "stream": _stream,
+    **{label: extra_label(label) for label in TABLE_LABELS},
 }
 
 #: The identity labels every call metric carries unless configured otherwise.

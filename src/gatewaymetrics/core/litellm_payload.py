@@ -1,11 +1,13 @@
 """LiteLLM callback payloads -> :class:`CallEvent`. Total: any input gives an event.
 
-LiteLLM (>= 1.5x) puts a ``standard_logging_object`` (its ``StandardLoggingPayload``)
-in the kwargs of every success and failure callback; it is read first. The legacy
-fields the original Prometheus logger read (``model``, ``response_cost``,
-``litellm_params.metadata.user_api_key*``, ``exception``, ``response_obj.usage``) are
-the fallback. Payloads that went through JSON (datetimes as ISO strings, objects as
-dicts, exceptions as ``{"type": ..., "status_code": ...}``) parse the same way.
+Every field is read as the field table says (``core/litellm_fields.py``: its places
+in order of precedence, and how it converts); this module adds the rules a table
+cannot hold: which hook fired wins over the payload's status, an API base is reduced to
+its origin, the error is classified, token subsets are capped, an unpriced call's
+cost is unknown, and a budget's spend includes this call. LiteLLM's standard logging
+object comes first, the legacy fields the original Prometheus logger read second.
+Payloads that went through JSON (datetimes as ISO strings, objects as dicts,
+exceptions as ``{"type": ..., "status_code": ...}``) parse the same way.
 """
 
 from __future__ import annotations
@@ -30,8 +32,18 @@ from gatewaymetrics.core.coerce import (
     view,
 )
 from gatewaymetrics.core.error_taxonomy import classify
+from gatewaymetrics.core.litellm_fields import (
+    BUDGETS,
+    BY_NAME,
+    CONTAINERS,
+    CUSTOM_LABEL_CONTAINERS,
+    FIELDS,
+    OPERATIONS,
+    Budget,
+    Kind,
+    split_place,
+)
 from gatewaymetrics.core.records import (
-    BudgetScope,
     BudgetSnapshot,
     CallEvent,
     CallRecord,
@@ -46,73 +58,24 @@ from gatewaymetrics.core.records import (
 from gatewaymetrics.core.secrets import fingerprint
 from gatewaymetrics.core.urls import origin
 
-__all__ = ["BudgetPlace", "budget_places", "parse_litellm"]
+__all__ = ["budget_places", "parse_litellm"]
 
-_O = Operation
-_OPERATIONS: Mapping[str, Operation] = {
-    "completion": _O.CHAT,
-    "acompletion": _O.CHAT,
-    "anthropic_messages": _O.CHAT,
-    "text_completion": _O.TEXT_COMPLETION,
-    "atext_completion": _O.TEXT_COMPLETION,
-    "embedding": _O.EMBEDDINGS,
-    "aembedding": _O.EMBEDDINGS,
-    "image_generation": _O.IMAGE_GENERATION,
-    "aimage_generation": _O.IMAGE_GENERATION,
-    "transcription": _O.AUDIO_TRANSCRIPTION,
-    "atranscription": _O.AUDIO_TRANSCRIPTION,
-    "speech": _O.AUDIO_SPEECH,
-    "aspeech": _O.AUDIO_SPEECH,
-    "rerank": _O.RERANK,
-    "arerank": _O.RERANK,
-    "moderation": _O.MODERATION,
-    "amoderation": _O.MODERATION,
-    "responses": _O.RESPONSES,
-    "aresponses": _O.RESPONSES,
-}
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+_PRINCIPAL = ("api_key", "api_key_alias", "team_id", "team_alias", "user_id", "user_email",
+              "org_id", "org_alias", "end_user")  # fmt: skip
+#: Identity fields whose value is a label of its own (``CallRecord.extra_labels``).
+_LABELLED = tuple((field.label, field.name) for field in FIELDS if field.label is not None)
 
-# scope, metadata key of the limit, of the spend, of the reset time
-_BUDGET_KEYS: tuple[tuple[BudgetScope, str, str, str], ...] = (
-    (
-        BudgetScope.API_KEY,
-        "user_api_key_max_budget",
-        "user_api_key_spend",
-        "user_api_key_budget_reset_at",
-    ),
-    (
-        BudgetScope.TEAM,
-        "user_api_key_team_max_budget",
-        "user_api_key_team_spend",
-        "user_api_key_team_budget_reset_at",
-    ),
-    (
-        BudgetScope.USER,
-        "user_api_key_user_max_budget",
-        "user_api_key_user_spend",
-        "user_api_key_user_budget_reset_at",
-    ),
-    (
-        BudgetScope.ORG,
-        "user_api_key_org_max_budget",
-        "user_api_key_org_spend",
-        "user_api_key_org_budget_reset_at",
-    ),
-    (
-        BudgetScope.END_USER,
-        "user_api_key_end_user_max_budget",
-        "user_api_key_end_user_spend",
-        "user_api_key_end_user_budget_reset_at",
-    ),
+#: Each field's places as (container, key) pairs; a key of None is a root argument.
+_PLACES: Mapping[str, tuple[tuple[str, str | None], ...]] = {
+    field.name: tuple(split_place(place) for place in field.places) for field in FIELDS
+}
+#: Each container's places, parents first.
+_CONTAINERS = tuple(
+    (container.name, tuple(split_place(place) for place in container.places))
+    for container in CONTAINERS
+    if container.places
 )
-
-
-#: Problem field names per scope: spend, limit, reset time.
-_BUDGET_FIELDS: Mapping[BudgetScope, tuple[str, str, str]] = {
-    scope: (f"budget.{scope.value}.spend", f"budget.{scope.value}.limit",
-            f"budget.{scope.value}.reset_at")
-    for scope in BudgetScope
-}  # fmt: skip
 
 
 def parse_litellm(
@@ -131,9 +94,8 @@ def parse_litellm(
     values go to ``CallRecord.extra_labels``.
     """
     try:
-        return _Parser(kwargs, response_obj, failed, tuple(custom_labels)).event(
-            start_time, end_time
-        )
+        parser = _Parser(kwargs, response_obj, failed, tuple(custom_labels), start_time, end_time)
+        return parser.event()
     except Exception:  # a parser bug must never become an exception in the gateway
         status = Status.FAILURE if failed else Status.SUCCESS
         error = ErrorInfo(category=ErrorCategory.OTHER) if failed else None
@@ -144,7 +106,7 @@ def parse_litellm(
 
 
 class _Parser:
-    """One payload's reading state: where each part of the payload is found."""
+    """One payload's reading state: its containers, found as the field table says."""
 
     def __init__(
         self,
@@ -152,152 +114,124 @@ class _Parser:
         response_obj: object,
         failed: object,
         custom_labels: tuple[tuple[str, str], ...],
+        start_time: object,
+        end_time: object,
     ) -> None:
         self.problems: Problems = []
         if not isinstance(kwargs, Mapping):
             self.problems.append(
                 Problem(field="kwargs", message="not a mapping; read as far as possible")
             )
-        self.kwargs = kwargs
-        self.response_obj = response_obj
         self.failed = failed
         self.custom_labels = custom_labels
-        self.kw = view(kwargs)
-        self.slo = view(self.kw.get("standard_logging_object"))
-        self.params = view(self.kw.get("litellm_params"))
-        self.legacy_meta = view(self.params.get("metadata"))
-        self.slo_meta = view(self.slo.get("metadata"))
-        self.hidden = view(self.slo.get("hidden_params"))
+        self.roots: dict[str, object] = {
+            "kwargs": kwargs, "response_obj": response_obj,
+            "start_time": start_time, "end_time": end_time,
+        }  # fmt: skip
+        self.containers: dict[str, Getter] = {
+            "kwargs": view(kwargs),
+            "response_obj": view(response_obj),
+        }
+        for name, places in _CONTAINERS:
+            self.containers[name] = view(first(*[self.at(place) for place in places]))
 
-    def meta(self, key: str) -> tuple[object, object]:
-        """Where a metadata value can be: the standard logging object's metadata, then
-        the legacy ``litellm_params.metadata``. Spread into :func:`pick`."""
-        return self.slo_meta.get(key), self.legacy_meta.get(key)
+    def at(self, place: tuple[str, str | None]) -> object:
+        container, key = place
+        if key is None:
+            return self.roots[container]
+        return self.containers[container].get(key)
 
-    def meta_text(self, name: str, *keys: str) -> str | None:
-        """The first readable string among metadata ``keys`` (each looked up in both
-        places, in order). Inline fast path: the first place holds a plain string."""
-        value = self.slo_meta.get(keys[0])
+    def candidates(self, name: str) -> list[object]:
+        """The raw values of field ``name``, in precedence order."""
+        return [self.at(place) for place in _PLACES[name]]
+
+    def raw(self, name: str) -> object:
+        """The first of field ``name``'s raw values that is not None."""
+        for place in _PLACES[name]:
+            value = self.at(place)
+            if value is not None:
+                return value
+        return None
+
+    def text(self, name: str) -> str | None:
+        places = _PLACES[name]
+        value = self.at(places[0])  # inline: the first place holds a plain string
         if type(value) is str and 0 < len(value) <= MAX_STR:
             return value
-        return pick_str(name, self.problems, *[c for key in keys for c in self.meta(key)])
+        return pick_str(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
-    def meta_money(self, name: str, key: str) -> Decimal | None:
-        value = self.slo_meta.get(key)
+    def count(self, name: str) -> int | None:
+        return pick_int(name, self.problems, *self.candidates(name))
+
+    def time(self, name: str) -> float | None:
+        return pick_time(name, self.problems, *self.candidates(name))
+
+    def money(self, name: str) -> Decimal | None:
+        places = _PLACES[name]
+        value = self.at(places[0])
         if type(value) is float and 0.0 <= value < math.inf:
             return Decimal(repr(value))
-        return pick_money(name, self.problems, *self.meta(key))
+        return pick_money(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
-    def meta_time(self, name: str, key: str) -> float | None:
-        return pick_time(name, self.problems, *self.meta(key))
+    def flag(self, name: str) -> bool | None:
+        return pick(as_bool, name, self.problems, *self.candidates(name))
 
-    def text(self, name: str, *values: object) -> str | None:
-        return pick_str(name, self.problems, *values)
+    def key(self, name: str) -> str | None:
+        return pick(_fingerprint, name, self.problems, *self.candidates(name))
 
     # -- the parts of a call ---------------------------------------------------------
 
-    def event(self, start_time: object, end_time: object) -> CallEvent:
+    def event(self) -> CallEvent:
         status = self.status()
         cost = self.cost()
-        principal = self.principal()
-        stream = pick(
-            as_bool,
-            "stream",
-            self.problems,
-            self.slo.get("stream"),
-            self.kw.get("stream"),
-        )
+        principal = Principal(
+            **{name: self.key(name) if BY_NAME[name].kind is Kind.KEY else self.text(name)
+               for name in _PRINCIPAL}
+        )  # fmt: skip
         call = CallRecord(
-            call_id=self.text(
-                "call_id",
-                self.slo.get("litellm_call_id"),
-                self.kw.get("litellm_call_id"),
-                self.slo.get("id"),
-            ),
+            call_id=self.text("call_id"),
             operation=self.operation(),
             status=status,
-            provider=self.text(
-                "provider",
-                self.slo.get("custom_llm_provider"),
-                self.params.get("custom_llm_provider"),
-                self.kw.get("custom_llm_provider"),
-            ),
-            requested_model=self.text(
-                "requested_model",
-                self.slo.get("model_group"),
-                *self.meta("model_group"),
-                self.kw.get("model"),
-            ),
-            model=self.text("model", self.slo.get("model"), self.kw.get("model")),
-            deployment_id=self.text(
-                "deployment_id",
-                self.slo.get("model_id"),
-                self.hidden.get("model_id"),
-                view(self.params.get("model_info")).get("id"),
-            ),
+            provider=self.text("provider"),
+            requested_model=self.text("requested_model"),
+            model=self.text("model"),
+            deployment_id=self.text("deployment_id"),
             api_base=self.api_base(),
             principal=principal,
             tokens=self.tokens(),
             cost_usd=cost,
-            started_at=self.time(
-                "started_at",
-                self.slo.get("startTime"),
-                start_time,
-                self.kw.get("start_time"),
-            ),
-            ended_at=self.time(
-                "ended_at", self.slo.get("endTime"), end_time, self.kw.get("end_time")
-            ),
-            first_token_at=self.time(
-                "first_token_at",
-                self.slo.get("completionStartTime"),
-                self.kw.get("completion_start_time"),
-            ),
-            upstream_started_at=self.time(
-                "upstream_started_at", self.kw.get("api_call_start_time")
-            ),
-            stream=stream is True,
-            cache_hit=pick(
-                as_bool,
-                "cache_hit",
-                self.problems,
-                self.slo.get("cache_hit"),
-                self.kw.get("cache_hit"),
-            ),
+            started_at=self.time("started_at"),
+            ended_at=self.time("ended_at"),
+            first_token_at=self.time("first_token_at"),
+            upstream_started_at=self.time("upstream_started_at"),
+            stream=self.flag("stream") is True,
+            cache_hit=self.flag("cache_hit"),
             error=self.error() if status is Status.FAILURE else None,
-            ratelimit_remaining_requests=self.ratelimit("requests"),
-            ratelimit_remaining_tokens=self.ratelimit("tokens"),
+            ratelimit_remaining_requests=self.count("ratelimit_remaining_requests"),
+            ratelimit_remaining_tokens=self.count("ratelimit_remaining_tokens"),
             extra_labels=self.extra_labels(),
         )
         budgets = self.budgets(principal, cost)
         return CallEvent(call=call, budgets=budgets, problems=tuple(self.problems))
-
-    def time(self, name: str, *values: object) -> float | None:
-        return pick_time(name, self.problems, *values)
 
     def status(self) -> Status:
         if self.failed is not None:
             if isinstance(self.failed, bool):
                 return Status.FAILURE if self.failed else Status.SUCCESS
             self.problems.append(Problem(field="failed", message="not a bool; ignored"))
-        slo_status = self.slo.get("status")
-        if isinstance(slo_status, str) and slo_status in ("success", "failure"):
-            return Status(slo_status)
-        return Status.SUCCESS if self.kw.get("exception") is None else Status.FAILURE
+        status = self.raw("status")
+        if isinstance(status, str) and status in ("success", "failure"):
+            return Status(status)
+        return Status.SUCCESS if self.raw("exception") is None else Status.FAILURE
 
     def operation(self) -> Operation:
-        call_type = self.text("operation", self.slo.get("call_type"), self.kw.get("call_type"))
-        if call_type is None:
+        kind = self.text("operation")
+        if kind is None:
             return Operation.OTHER
-        return _OPERATIONS.get(call_type, Operation.OTHER)
+        return OPERATIONS.get(kind, Operation.OTHER)
 
     def api_base(self) -> str | None:
-        url = self.text(
-            "api_base",
-            self.hidden.get("api_base"),
-            self.slo.get("api_base"),
-            self.params.get("api_base"),
-        )
+        url = self.text("api_base")
         if url is None:
             return None
         result = origin(url)
@@ -307,62 +241,11 @@ class _Parser:
             )
         return result
 
-    def principal(self) -> Principal:
-        proxy_body = view(self.params.get("proxy_server_request")).get("body")
-        meta = self.meta
-        return Principal(
-            api_key=pick(
-                _fingerprint, "api_key", self.problems,
-                *meta("user_api_key_hash"), *meta("user_api_key"),
-            ),
-            api_key_alias=self.meta_text("api_key_alias", "user_api_key_alias"),
-            team_id=self.meta_text("team_id", "user_api_key_team_id", "team_id"),
-            team_alias=self.meta_text("team_alias", "user_api_key_team_alias", "team_alias"),
-            user_id=self.meta_text("user_id", "user_api_key_user_id"),
-            user_email=self.meta_text("user_email", "user_api_key_user_email"),
-            org_id=self.meta_text("org_id", "user_api_key_org_id"),
-            org_alias=self.meta_text("org_alias", "user_api_key_org_alias"),
-            end_user=self.text(
-                "end_user",
-                *meta("user_api_key_end_user_id"),
-                self.slo.get("end_user"),
-                view(proxy_body).get("user"),
-            ),
-        )  # fmt: skip
-
-    def usage(self) -> object:
-        """The call's usage: LiteLLM's own copy in the logging payload when there is
-        one (a plain dict; for streams it is the combined usage, more complete than the
-        response's), else the response's ``usage``."""
-        copy = first(self.slo_meta.get("usage_object"), self.hidden.get("usage_object"))
-        return copy if copy is not None else view(self.response_obj).get("usage")
-
-    def count(self, name: str, *candidates: object) -> int | None:
-        return pick_int(name, self.problems, *candidates)
-
     def tokens(self) -> TokenUsage:
-        usage = view(self.usage())
-        input_tokens = self.count(
-            "tokens.input",
-            self.slo.get("prompt_tokens"),
-            usage.get("prompt_tokens"),
-            usage.get("input_tokens"),
-        )
-        output_tokens = self.count(
-            "tokens.output",
-            self.slo.get("completion_tokens"),
-            usage.get("completion_tokens"),
-            usage.get("output_tokens"),
-        )
-        cached = self.count(
-            "tokens.cached_input",
-            view(usage.get("prompt_tokens_details")).get("cached_tokens"),
-        )
-        reasoning = self.count(
-            "tokens.reasoning",
-            view(usage.get("completion_tokens_details")).get("reasoning_tokens"),
-        )
-        inp, out = input_tokens or 0, output_tokens or 0
+        inp = self.count("tokens.input") or 0
+        out = self.count("tokens.output") or 0
+        cached = self.count("tokens.cached_input")
+        reasoning = self.count("tokens.reasoning")
         if cached is not None and cached > inp:
             self.problems.append(
                 Problem(field="tokens.cached_input", message="more than input; capped")
@@ -376,27 +259,21 @@ class _Parser:
         return TokenUsage(input=inp, output=out, cached_input=cached or 0, reasoning=reasoning or 0)
 
     def cost(self) -> Decimal | None:
-        cost = pick_money(
-            "cost_usd",
-            self.problems,
-            self.slo.get("response_cost"),
-            self.kw.get("response_cost"),
-        )
+        cost = self.money("cost_usd")
         # LiteLLM logs 0 with debug info when it could not price a call: unknown, not free.
-        if cost == 0 and self.slo.get("response_cost_failure_debug_info") is not None:
+        if cost == 0 and self.raw("cost_unknown") is not None:
             return None
         return cost
 
     def error(self) -> ErrorInfo:
-        exception = self.kw.get("exception")
-        info = self.slo.get("error_information")
-        reason: object = None  # ProxyException.type: "auth_error", "no_db_connection", ...
+        exception = self.raw("exception")
+        reason: object = None
         if isinstance(exception, BaseException):
             name: object = type(exception).__name__
-            reason = view(exception).get("type")
+            reason = self.raw("error.type")
         else:
-            name = view(exception).get("type")
-        name = first(name, view(info).get("error_class"))
+            name = self.raw("error.type")
+        name = first(name, self.raw("error.class"))
         exception_type = None
         if isinstance(name, str) and _EXCEPTION_NAME.fullmatch(name):
             exception_type = name
@@ -404,11 +281,12 @@ class _Parser:
             self.problems.append(
                 Problem(field="error.exception_type", message="not a class name; ignored")
             )
-        code = self.count(
+        code = pick_int(
             "error.status_code",
-            view(exception).get("status_code"),
-            _digits(view(exception).get("code")),  # ProxyException: "401"; OpenAI: an error code
-            view(info).get("error_code"),
+            self.problems,
+            self.raw("error.status"),
+            _digits(self.raw("error.code")),  # an OpenAI error code is no status
+            self.raw("error.info_code"),
         )
         if code is not None and not 100 <= code <= 999:
             self.problems.append(
@@ -420,21 +298,18 @@ class _Parser:
         )
         return ErrorInfo(category=category, status_code=code, exception_type=exception_type)
 
-    def ratelimit(self, kind: str) -> int | None:
-        headers = self.hidden.get("additional_headers")
-        return self.count(
-            f"ratelimit_remaining_{kind}",
-            view(headers).get(f"x_ratelimit_remaining_{kind}"),
-            view(headers).get(f"x-ratelimit-remaining-{kind}"),
-            view(headers).get(f"llm_provider-x-ratelimit-remaining-{kind}"),
-        )
-
     def extra_labels(self) -> tuple[tuple[str, str], ...]:
-        labels = []
+        labels: list[tuple[str, str]] = []
+        for label, field in _LABELLED:
+            text = self.text(field)
+            if text is not None:
+                labels.append((label, text))
         for name, path in self.custom_labels:
-            value = _at_path(self.legacy_meta, path)
-            if value is None:
-                value = _at_path(self.slo_meta, path)
+            value: object = None
+            for container in CUSTOM_LABEL_CONTAINERS:
+                value = _at_path(self.containers[container], path)
+                if value is not None:
+                    break
             if value is None:
                 continue
             if isinstance(value, bool):
@@ -449,42 +324,32 @@ class _Parser:
 
     def budgets(self, principal: Principal, cost: Decimal | None) -> tuple[BudgetSnapshot, ...]:
         snapshots = []
-        for scope, subject, alias, (spend_key, limit_key, reset_key) in budget_places(principal):
-            where = _BUDGET_FIELDS[scope]
-            spend = self.meta_money(where[0], spend_key)
+        for budget, subject, alias in budget_places(principal):
+            spend = self.money(budget.spend)
             if spend is None:  # without spend there is nothing true to report
                 continue
             snapshots.append(
                 BudgetSnapshot(
-                    scope=scope,
+                    scope=budget.scope,
                     subject=subject,
                     alias=alias,
-                    limit_usd=self.meta_money(where[1], limit_key),
+                    limit_usd=self.money(budget.limit),
                     spend_usd=spend_after_call(spend, cost),
-                    reset_at=self.meta_time(where[2], reset_key),
+                    reset_at=self.time(budget.reset_at),
                 )
             )
         return tuple(snapshots)
 
 
-BudgetPlace = tuple[BudgetScope, str, str | None, tuple[str, str, str]]
-
-
-def budget_places(principal: Principal) -> tuple[BudgetPlace, ...]:
-    """The budgets a principal has a subject for: (scope, subject, alias, and the
-    metadata keys of the spend, the limit and the reset time), in scope order."""
-    subjects = {
-        BudgetScope.API_KEY: (principal.api_key, principal.api_key_alias),
-        BudgetScope.TEAM: (principal.team_id, principal.team_alias),
-        BudgetScope.USER: (principal.user_id, None),
-        BudgetScope.ORG: (principal.org_id, principal.org_alias),
-        BudgetScope.END_USER: (principal.end_user, None),
-    }
+def budget_places(principal: Principal) -> tuple[tuple[Budget, str, str | None], ...]:
+    """The budgets a principal has a subject for: (the budget's fields, its subject,
+    its alias), in scope order."""
     places = []
-    for scope, limit_key, spend_key, reset_key in _BUDGET_KEYS:
-        subject, alias = subjects[scope]
+    for budget in BUDGETS:
+        subject = getattr(principal, budget.subject)
         if subject is not None:
-            places.append((scope, subject, alias, (spend_key, limit_key, reset_key)))
+            alias = None if budget.alias is None else getattr(principal, budget.alias)
+            places.append((budget, subject, alias))
     return tuple(places)
 
 

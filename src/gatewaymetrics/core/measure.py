@@ -8,62 +8,108 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gatewaymetrics.core.call_values import CallValues
 from gatewaymetrics.core.plan import Plan
-from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallRecord, Problem, Status
+from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallRecord, Problem
 from gatewaymetrics.core.samples import Number, Sample
 
 __all__ = [
+    "CALL_SLOTS",
+    "RATELIMIT_SLOTS",
     "budget_labels",
+    "call_updates",
     "measure_budget",
     "measure_call",
     "measure_fallback",
     "measure_problems",
     "measure_snapshot",
     "self_sample",
+    "slot_labels",
 ]
+
+
+#: The series one call can update, by slot: its metric's catalog key and own label
+#: values. The request count's own labels are the outcome (None here); the
+#: rate-limit gauges carry provider and models instead of the call's identity (None).
+CALL_SLOTS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("requests", None), ("tokens", ("input",)), ("tokens", ("output",)),
+    ("cached_input_tokens", ()), ("reasoning_tokens", ()), ("spend", ()),
+    ("unpriced_requests", ()), ("cache_hits", ()), ("request_duration", ()),
+    ("upstream_duration", ()), ("time_to_first_token", ()), ("time_per_output_token", ()),
+    ("ratelimit_remaining_requests", None), ("ratelimit_remaining_tokens", None),
+)  # fmt: skip
+(REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, CACHED_TOKENS, REASONING_TOKENS, SPEND, UNPRICED,
+ CACHE_HITS, REQUEST_DURATION, UPSTREAM_DURATION, TIME_TO_FIRST_TOKEN, TIME_PER_OUTPUT_TOKEN,
+ RATELIMIT_REQUESTS, RATELIMIT_TOKENS) = range(len(CALL_SLOTS))  # fmt: skip
+#: The slots without the call's identity labels.
+RATELIMIT_SLOTS = (RATELIMIT_REQUESTS, RATELIMIT_TOKENS)
+
+
+def call_updates(values: CallValues) -> list[tuple[int, Number]]:
+    """What one call adds, sets or observes, by slot: one request; tokens, spend, cache
+    hits (zero increments left out); an unpriced success when its cost is unknown;
+    every known duration (zero is an observation); the remaining rate limits."""
+    out: list[tuple[int, Number]] = [(REQUESTS, 1)]
+    add = out.append
+    if values.input_tokens:
+        add((INPUT_TOKENS, values.input_tokens))
+    if values.output_tokens:
+        add((OUTPUT_TOKENS, values.output_tokens))
+    if values.cached_tokens:
+        add((CACHED_TOKENS, values.cached_tokens))
+    if values.reasoning_tokens:
+        add((REASONING_TOKENS, values.reasoning_tokens))
+    cost = values.cost
+    if cost:
+        add((SPEND, cost))
+    elif cost is None and values.success:
+        add((UNPRICED, 1))
+    if values.cache_hit:
+        add((CACHE_HITS, 1))
+    if values.duration is not None:
+        add((REQUEST_DURATION, values.duration))
+    if values.upstream_duration is not None:
+        add((UPSTREAM_DURATION, values.upstream_duration))
+    if values.time_to_first_token is not None:
+        add((TIME_TO_FIRST_TOKEN, values.time_to_first_token))
+    if values.time_per_output_token is not None:
+        add((TIME_PER_OUTPUT_TOKEN, values.time_per_output_token))
+    if values.ratelimit_requests is not None:
+        add((RATELIMIT_REQUESTS, values.ratelimit_requests))
+    if values.ratelimit_tokens is not None:
+        add((RATELIMIT_TOKENS, values.ratelimit_tokens))
+    return out
+
+
+def slot_labels(
+    plan: Plan, slot: int, call_values: tuple[str, ...], outcome: tuple[str, str] = ("success", "")
+) -> tuple[str, ...]:
+    """The label values of ``slot``'s series for a call whose rendered call labels are
+    ``call_values`` (:meth:`Plan.call_values`; for the rate-limit slots, the rendered
+    provider, requested model and model instead) and whose outcome is (status,
+    error type)."""
+    key, own = CALL_SLOTS[slot]
+    if slot in RATELIMIT_SLOTS:
+        return plan.labels(key, (), call_values)
+    return plan.labels(key, call_values, outcome if own is None else own)
 
 
 def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
     """The samples of one call: requests, tokens, spend, durations, cache, rate limits."""
     values = plan.call_values(call)
     metrics = plan.metrics
-    labels = plan.labels
     error_type = call.error.category.value if call.error is not None else ""
-    out = [
-        Sample(metrics["requests"], labels("requests", values, (call.status.value, error_type)), 1)
-    ]
-
-    def add(key: str, value: Number | None, own: tuple[str, ...] = ()) -> None:
-        if value:  # None or zero: nothing to record
-            out.append(Sample(metrics[key], labels(key, values, own), value))
-
-    tokens = call.tokens
-    add("tokens", tokens.input, ("input",))
-    add("tokens", tokens.output, ("output",))
-    add("cached_input_tokens", tokens.cached_input)
-    add("reasoning_tokens", tokens.reasoning)
-    add("spend", call.cost_usd)
-    if call.status is Status.SUCCESS and call.cost_usd is None:
-        add("unpriced_requests", 1)
-    if call.cache_hit:
-        add("cache_hits", 1)
-
-    for key, observed in (
-        ("request_duration", call.duration_s),
-        ("upstream_duration", call.upstream_duration_s),
-        ("time_to_first_token", call.time_to_first_token_s),
-        ("time_per_output_token", call.time_per_output_token_s),
-    ):
-        if observed is not None:  # zero is a real observation
-            out.append(Sample(metrics[key], labels(key, values), observed))
-
-    for key, remaining in (
-        ("ratelimit_remaining_requests", call.ratelimit_remaining_requests),
-        ("ratelimit_remaining_tokens", call.ratelimit_remaining_tokens),
-    ):
-        if remaining is not None:
-            own = plan.render((call.provider, call.requested_model, call.model))
-            out.append(Sample(metrics[key], labels(key, (), own), remaining))
+    outcome = (call.status.value, error_type)
+    rate_values: tuple[str, ...] | None = None
+    out = []
+    for slot, value in call_updates(CallValues.of(call)):
+        if slot in RATELIMIT_SLOTS:
+            if rate_values is None:
+                rate_values = plan.render((call.provider, call.requested_model, call.model))
+            labels = slot_labels(plan, slot, rate_values)
+        else:
+            labels = slot_labels(plan, slot, values, outcome)
+        out.append(Sample(metrics[CALL_SLOTS[slot][0]], labels, value))
     return out
 
 

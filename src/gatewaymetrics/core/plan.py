@@ -13,7 +13,7 @@ from operator import itemgetter
 import attrs
 
 from gatewaymetrics.core.catalog import Catalog, build_catalog
-from gatewaymetrics.core.labels import CALL_LABELS, render_value
+from gatewaymetrics.core.labels import CALL_LABELS, extra_label, render_value
 from gatewaymetrics.core.records import CallRecord
 from gatewaymetrics.core.samples import Metric
 from gatewaymetrics.core.settings import Settings
@@ -35,16 +35,6 @@ def _picker(positions: tuple[int, ...]) -> _Picker:
 
 def _api_key_alias_or_fingerprint(call: CallRecord) -> str | None:
     return call.principal.api_key_alias or call.principal.api_key
-
-
-def _extra(name: str) -> Callable[[CallRecord], str | None]:
-    def read(call: CallRecord) -> str | None:
-        for label, value in call.extra_labels:
-            if label == name:
-                return value
-        return None
-
-    return read
 
 
 @attrs.frozen(eq=False)
@@ -75,7 +65,7 @@ class Plan:
         extractors = []
         for name in union:
             if name in custom:
-                extractors.append(_extra(name))
+                extractors.append(extra_label(name))
             elif name == "api_key" and label_settings.api_key == "alias":
                 extractors.append(_api_key_alias_or_fingerprint)
             else:

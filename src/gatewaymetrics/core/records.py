@@ -15,6 +15,7 @@ from decimal import Decimal
 import attrs
 
 from gatewaymetrics.core import budget
+from gatewaymetrics.core.durations import duration, time_per_output_token, time_to_first_token
 from gatewaymetrics.core.secrets import is_fingerprint
 
 __all__ = [
@@ -208,13 +209,6 @@ def _problems(value: Iterable[Problem]) -> tuple[Problem, ...]:
     return tuple(value)
 
 
-def _duration(start: float | None, end: float | None) -> float | None:
-    if start is None or end is None:
-        return None
-    value = end - start
-    return value if value >= 0 and math.isfinite(value) else None
-
-
 @attrs.frozen(kw_only=True)
 class CallRecord:
     """One LLM call, as a gateway saw it. Timestamps are epoch seconds."""
@@ -260,29 +254,24 @@ class CallRecord:
     @property
     def duration_s(self) -> float | None:
         """Wall time of the whole call, as the gateway saw it."""
-        return _duration(self.started_at, self.ended_at)
+        return duration(self.started_at, self.ended_at)
 
     @property
     def upstream_duration_s(self) -> float | None:
         """Time spent waiting on the provider's API, when known."""
-        return _duration(self.upstream_started_at, self.ended_at)
+        return duration(self.upstream_started_at, self.ended_at)
 
     @property
     def time_to_first_token_s(self) -> float | None:
         """Streams only: from the start of the call to the first token."""
-        if not self.stream:
-            return None
-        return _duration(self.started_at, self.first_token_at)
+        return time_to_first_token(self.stream, self.started_at, self.first_token_at)
 
     @property
     def time_per_output_token_s(self) -> float | None:
         """Streams with two or more output tokens: (end - first token) / (output - 1)."""
-        if not self.stream or self.tokens.output < 2:
-            return None
-        generating = _duration(self.first_token_at, self.ended_at)
-        if generating is None:
-            return None
-        return generating / (self.tokens.output - 1)
+        return time_per_output_token(
+            self.stream, self.tokens.output, self.first_token_at, self.ended_at
+        )
 
 
 _CALL_STR_FIELDS = ("call_id", "provider", "requested_model", "model", "deployment_id", "api_base")
