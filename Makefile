@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := src tests benchmarks examples hatch_build.py
+SOURCES := src tests benchmarks examples tools hatch_build.py
 
 # LiteLLM fetches its model cost map over the network at import time without this.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src hatch_build.py
+	$(BIN)/mypy --strict src tools hatch_build.py
 	$(BIN)/mypy --strict examples/gateway
 
 pytest: $(STAMP) tools statsd
@@ -41,11 +41,8 @@ venv: $(STAMP)
 
 # The fast reader, generated from the field table (core/litellm_fields.py); a test
 # (tests/core/test_litellm_codegen.py) fails when the checked-in file is not current.
-GENERATED := src/gatewaymetrics/core/litellm_fast.py
 generate: $(STAMP)
-	PYTHONPATH=src $(BIN)/python -m gatewaymetrics.core.litellm_codegen \
-		| $(BIN)/ruff format --stdin-filename $(GENERATED) - > $(GENERATED).new
-	mv $(GENERATED).new $(GENERATED)
+	$(BIN)/python tools/generate.py
 
 # The project installed as a user installs it (not editable): a wheel, whose build
 # (hatch_build.py) compiles the fast path's hot modules with mypyc; again whenever the

@@ -75,3 +75,12 @@ def test_docs_metric_table_is_generated_from_the_catalog() -> None:
 
     docs = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
     assert catalog_table() in docs.read_text(encoding="utf-8")
+
+
+def test_docs_field_table_is_generated_from_the_field_table() -> None:
+    from pathlib import Path
+
+    from gatewaymetrics.fields_doc import fields_table
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "records.md"
+    assert fields_table() in docs.read_text(encoding="utf-8")

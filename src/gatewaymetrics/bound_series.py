@@ -68,13 +68,14 @@ class BoundCall:
         self.stream = call.stream
         self.cache_hit = bool(call.cache_hit)
         places = budget_places(call.principal)
-        scopes = {budget.scope for budget, _, _ in places}
+        scopes = {place.budget.scope for place in places}
         self.wanted = tuple(budget.scope in scopes for budget in BUDGETS)
         self.budgets = [
             BoundBudget(
-                subject_key(budget.scope, subject), book.labels(budget.scope, subject, alias)
+                subject_key(place.budget.scope, place.subject),
+                book.labels(place.budget.scope, place.subject, place.alias),
             )
-            for budget, subject, alias in places
+            for place in places
         ]
         #: The budgets still without their state or both kinds of gauges, by index.
         self.unprepared = tuple(range(len(self.budgets)))

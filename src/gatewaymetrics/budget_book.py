@@ -19,7 +19,7 @@ from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot
 from gatewaymetrics.core.samples import Number, Sample
 
-__all__ = ["BudgetBook", "BudgetMark", "BudgetState", "subject_key"]
+__all__ = ["BudgetBook", "BudgetMark", "BudgetOffer", "BudgetState", "subject_key"]
 
 Labels = tuple[str, ...]
 
@@ -63,6 +63,18 @@ class BudgetState:
 
     def __init__(self, mark: BudgetMark) -> None:
         self.mark = mark
+
+
+class BudgetOffer:
+    """A known subject's new reading, from the fast path: its ``state``, the
+    ``labels`` of its gauges and the ``values`` the event reports."""
+
+    __slots__ = ("labels", "state", "values")
+
+    def __init__(self, state: BudgetState, labels: Labels, values: BudgetValues) -> None:
+        self.state = state
+        self.labels = labels
+        self.values = values
 
 
 class BudgetBook:
@@ -139,15 +151,14 @@ class BudgetBook:
             state.mark = mark
         accepted.append((state, mark))
 
-    def accept_values(
-        self, offers: Sequence[tuple[BudgetState, Labels, BudgetValues]]
-    ) -> tuple[list[BudgetMark | None], int]:
+    def accept_values(self, offers: Sequence[BudgetOffer]) -> tuple[list[BudgetMark | None], int]:
         """Known subjects' readings from the fast path: the new mark of each (None: not
         accepted), and a write number for :meth:`overtaken` (0: none accepted)."""
         marks: list[BudgetMark | None] = []
         written = 0
         with self._lock:
-            for state, labels, values in offers:
+            for offer in offers:
+                state, values = offer.state, offer.values
                 last = state.mark
                 spend = values.spend
                 if supersedes(spend, values.reset_at, last.spend, last.reset_at):
@@ -155,7 +166,7 @@ class BudgetBook:
                     state.mark = mark = BudgetMark(
                         reset_at=values.reset_at,
                         spend=spend,
-                        labels=labels,
+                        labels=offer.labels,
                         limit=limit,
                         spend_value=spend,
                         remaining=None if limit is None else limit - spend,

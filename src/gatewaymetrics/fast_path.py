@@ -15,9 +15,9 @@ import itertools
 from collections.abc import Callable
 
 from gatewaymetrics.bound_series import BoundCall, NotAdmitted
-from gatewaymetrics.budget_book import BudgetBook, BudgetMark, BudgetState
-from gatewaymetrics.core.call_values import BudgetValues, CallValues
-from gatewaymetrics.core.litellm_fast import Uncommon, identity_key, read_values
+from gatewaymetrics.budget_book import BudgetBook, BudgetMark, BudgetOffer
+from gatewaymetrics.core.call_values import CallValues
+from gatewaymetrics.core.litellm_fast import Uncommon, identity, read_values
 from gatewaymetrics.core.litellm_payload import parse_litellm
 from gatewaymetrics.core.measure import call_updates
 from gatewaymetrics.core.plan import Plan
@@ -71,10 +71,10 @@ class FastPath:
     ) -> bool:
         """Record one payload if it is a success of the common shape; False: nothing
         was recorded, the caller takes the general path."""
-        read = identity_key(kwargs, failed, self._custom_paths)
-        if read is None:
+        payload = identity(kwargs, failed, self._custom_paths)
+        if payload is None:
             return False
-        key, payload = read
+        key = payload.key
         call = self._identities.get(key)
         if call is None:
             self._learn(
@@ -130,11 +130,11 @@ class FastPath:
             if readings[index] is not None:
                 call.prepare(readings)
                 break
-        offers: list[tuple[BudgetState, tuple[str, ...], BudgetValues]] = []
+        offers: list[BudgetOffer] = []
         bound = []
         for budget, reading in zip(budgets, readings, strict=True):
             if reading is not None and budget.state is not None:
-                offers.append((budget.state, budget.labels, reading))
+                offers.append(BudgetOffer(budget.state, budget.labels, reading))
                 bound.append(budget)
         marks, written = self._book.accept_values(offers)
         unlimited: list[BudgetMark] = []

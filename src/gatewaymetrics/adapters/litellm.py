@@ -4,7 +4,8 @@ SDK::
 
     import litellm
     from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
-    from gatewaymetrics.config import build_pipeline
+    from gatewaymetrics.attempts import AttemptWindow
+from gatewaymetrics.config import build_pipeline
 
     litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
 
@@ -29,6 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gatewaymetrics.attempts import AttemptWindow
 from gatewaymetrics.config import build_pipeline
 from gatewaymetrics.core.litellm_fast import attempt_key
 from gatewaymetrics.pipeline import Pipeline
@@ -44,7 +46,8 @@ __all__ = ["GatewayMetricsLogger", "log_failure", "log_success", "proxy_logger"]
 
 log = logging.getLogger("gatewaymetrics")
 
-#: How many recent call ids are remembered to drop a second hook for the same call.
+#: How many recent attempts are remembered (at least half as many) to drop a second
+#: hook for the same attempt.
 DEDUPE_WINDOW = 65_536
 
 
@@ -72,8 +75,7 @@ class GatewayMetricsLogger(CustomLogger):
         self._pipeline = pipeline
         self._factory = factory
         self._lock = threading.Lock()
-        self._seen: dict[tuple[object, ...], None] = {}
-        self._window = dedupe_window
+        self._attempts = AttemptWindow(dedupe_window)
         self._broken = False
 
     @property
@@ -89,29 +91,14 @@ class GatewayMetricsLogger(CustomLogger):
                         log.error("gatewaymetrics: no metrics, the pipeline failed: %s", exc)
         return self._pipeline
 
-    def _first_time(self, kwargs: object, failed: bool) -> bool:
-        """Whether this is the first report of this attempt. An attempt is its call id
-        with its outcome and model (the proxy's fallback success shares the failed
-        primary's call id, one logging object, but is another attempt), read raw from
-        the payload: a repeat costs a dict lookup, not a parse."""
-        key = attempt_key(kwargs, failed)
-        if key is None:
-            return True
-        seen = self._seen
-        with self._lock:
-            if key in seen:
-                return False
-            seen[key] = None
-            if len(seen) > self._window:
-                del seen[next(iter(seen))]
-        return True
-
     def _record(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any, *, failed: bool
     ) -> None:
         try:
             pipeline = self._pipeline or self.pipeline
-            if pipeline is not None and self._first_time(kwargs, failed):
+            # One report per attempt (its call id with its outcome and models: the proxy's
+            # fallback success shares the failed primary's call id), told by raw values.
+            if pipeline is not None and self._attempts.first(attempt_key(kwargs, failed)):
                 pipeline.record_litellm(kwargs, response_obj, start_time, end_time, failed=failed)
         except Exception as exc:  # pragma: no cover - recording never raises
             log.error("gatewaymetrics: event not recorded: %s", type(exc).__name__)

@@ -1,8 +1,7 @@
 """Writes the fast reader (``core/litellm_fast.py``) from the field table.
 
-    python -m gatewaymetrics.core.litellm_codegen > src/gatewaymetrics/core/litellm_fast.py
-
-(``make generate`` does it.) The fast path reads every place of the table in
+    make generate        (tools/generate.py: this, formatted with ruff, into the file)
+ The fast path reads every place of the table in
 straight-line code, checks the value LiteLLM normally sends inline, and hands anything
 else to the parser's own converters (``core.coerce``): a value they would report sends
 the event to the parser. The template below holds the rules a table cannot (which
@@ -171,7 +170,9 @@ def generate() -> str:
     parts = {
         "CONTAINERS": "\n".join(_container_lines("    ", need_slo=True)),
         "IDENTITY": "\n".join(_identity_lines("    ")),
-        "SLOTS": ", ".join(f'"{name}"' for name in sorted([c.name for c in _DICTS] + ["kw"])),
+        "SLOTS": ", ".join(
+            f'"{name}"' for name in sorted([c.name for c in _DICTS] + ["key", "kw"])
+        ),
         "PAYLOAD_INIT": "\n".join(f"        self.{c.name} = {c.name}" for c in _DICTS),
         "PAYLOAD_ARGS": ", ".join(f"{c.name}: _Dict" for c in _DICTS),
         "PAYLOAD_NEW": ", ".join(c.name for c in _DICTS),
@@ -207,7 +208,7 @@ the same converters; this module reads it in straight-line code for the common s
 of a success callback and gives up (None, or :class:`Uncommon`) where the parser would
 repair or report anything, so the caller then runs the parser. Three entry points:
 
-1. :func:`identity_key`: every raw value a call's identity (labels, budget subjects)
+1. :func:`identity`: every raw value a call's identity (labels, budget subjects)
    can come from, as one tuple. Only values of exactly ``str``, ``bool`` or None make
    a key: ``1 == True``, a ``str`` subclass (an enum member) equal to a string, or an
    object with an ``__eq__`` of its own must never make two identities equal.
@@ -236,7 +237,7 @@ from gatewaymetrics.core.coerce import (
 )
 from gatewaymetrics.core.durations import duration, time_per_output_token, time_to_first_token
 
-__all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity_key", "read_values"]
+__all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity", "read_values"]
 
 _Dict = dict[str, object]
 _EMPTY: _Dict = {}
@@ -251,19 +252,19 @@ class Uncommon(Exception):
 
 
 class Payload:
-    """The dict containers of one payload, as :func:`identity_key` found them."""
+    """One payload of the common shape: its identity ``key`` and its dict containers,
+    as :func:`identity` found them."""
 
     __slots__ = (<<SLOTS>>)
 
-    def __init__(self, kw: _Dict, <<PAYLOAD_ARGS>>) -> None:
+    def __init__(self, key: tuple[object, ...], kw: _Dict, <<PAYLOAD_ARGS>>) -> None:
+        self.key = key
         self.kw = kw
 <<PAYLOAD_INIT>>
 
 
-def identity_key(
-    kwargs: object, failed: object, custom_paths: tuple[str, ...]
-) -> tuple[tuple[object, ...], Payload] | None:
-    """The identity key of a success payload of the common shape, or None."""
+def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> Payload | None:
+    """A success payload of the common shape, with its identity key; else None."""
     if type(kwargs) is not dict:
         return None
     kw: _Dict = kwargs
@@ -283,7 +284,7 @@ def identity_key(
         pick_str, (<<CALL_ID_ALL>>)
     ):
         return None
-    return values, Payload(kw, <<PAYLOAD_NEW>>)
+    return Payload(values, kw, <<PAYLOAD_NEW>>)
 
 
 def read_values(
@@ -294,7 +295,7 @@ def read_values(
     stream: bool,
     budgets: tuple[bool, ...],
 ) -> CallValues:
-    """The numbers of a success call whose identity was read by :func:`identity_key`;
+    """The numbers of a success call whose identity was read by :func:`identity`;
     ``budgets``: whether to read each budget (its subject exists). Raises
     :class:`Uncommon` when the parser would report or repair any of them."""
     kw = payload.kw

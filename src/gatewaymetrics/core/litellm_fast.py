@@ -9,7 +9,7 @@ the same converters; this module reads it in straight-line code for the common s
 of a success callback and gives up (None, or :class:`Uncommon`) where the parser would
 repair or report anything, so the caller then runs the parser. Three entry points:
 
-1. :func:`identity_key`: every raw value a call's identity (labels, budget subjects)
+1. :func:`identity`: every raw value a call's identity (labels, budget subjects)
    can come from, as one tuple. Only values of exactly ``str``, ``bool`` or None make
    a key: ``1 == True``, a ``str`` subclass (an enum member) equal to a string, or an
    object with an ``__eq__`` of its own must never make two identities equal.
@@ -38,7 +38,7 @@ from gatewaymetrics.core.coerce import (
 )
 from gatewaymetrics.core.durations import duration, time_per_output_token, time_to_first_token
 
-__all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity_key", "read_values"]
+__all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity", "read_values"]
 
 _Dict = dict[str, object]
 _EMPTY: _Dict = {}
@@ -53,11 +53,13 @@ class Uncommon(Exception):
 
 
 class Payload:
-    """The dict containers of one payload, as :func:`identity_key` found them."""
+    """One payload of the common shape: its identity ``key`` and its dict containers,
+    as :func:`identity` found them."""
 
     __slots__ = (
         "body",
         "hidden",
+        "key",
         "kw",
         "legacy",
         "model_info",
@@ -69,6 +71,7 @@ class Payload:
 
     def __init__(
         self,
+        key: tuple[object, ...],
         kw: _Dict,
         slo: _Dict,
         slo_meta: _Dict,
@@ -79,6 +82,7 @@ class Payload:
         request: _Dict,
         body: _Dict,
     ) -> None:
+        self.key = key
         self.kw = kw
         self.slo = slo
         self.slo_meta = slo_meta
@@ -90,10 +94,8 @@ class Payload:
         self.body = body
 
 
-def identity_key(
-    kwargs: object, failed: object, custom_paths: tuple[str, ...]
-) -> tuple[tuple[object, ...], Payload] | None:
-    """The identity key of a success payload of the common shape, or None."""
+def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> Payload | None:
+    """A success payload of the common shape, with its identity key; else None."""
     if type(kwargs) is not dict:
         return None
     kw: _Dict = kwargs
@@ -198,7 +200,7 @@ def identity_key(
         pick_str, (slo.get("litellm_call_id"), kw.get("litellm_call_id"), slo.get("id"))
     ):
         return None
-    return values, Payload(kw, slo, slo_meta, hidden, params, legacy, model_info, request, body)
+    return Payload(values, kw, slo, slo_meta, hidden, params, legacy, model_info, request, body)
 
 
 def read_values(
@@ -209,7 +211,7 @@ def read_values(
     stream: bool,
     budgets: tuple[bool, ...],
 ) -> CallValues:
-    """The numbers of a success call whose identity was read by :func:`identity_key`;
+    """The numbers of a success call whose identity was read by :func:`identity`;
     ``budgets``: whether to read each budget (its subject exists). Raises
     :class:`Uncommon` when the parser would report or repair any of them."""
     kw = payload.kw

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+import attrs
+
 from gatewaymetrics.core.budget import spend_after_call
 from gatewaymetrics.core.coerce import (
     MAX_STR,
@@ -58,7 +60,7 @@ from gatewaymetrics.core.records import (
 from gatewaymetrics.core.secrets import fingerprint
 from gatewaymetrics.core.urls import origin
 
-__all__ = ["budget_places", "parse_litellm"]
+__all__ = ["BudgetSubject", "budget_places", "parse_litellm"]
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _PRINCIPAL = ("api_key", "api_key_alias", "team_id", "team_alias", "user_id", "user_email",
@@ -324,15 +326,16 @@ class _Parser:
 
     def budgets(self, principal: Principal, cost: Decimal | None) -> tuple[BudgetSnapshot, ...]:
         snapshots = []
-        for budget, subject, alias in budget_places(principal):
+        for place in budget_places(principal):
+            budget = place.budget
             spend = self.money(budget.spend)
             if spend is None:  # without spend there is nothing true to report
                 continue
             snapshots.append(
                 BudgetSnapshot(
                     scope=budget.scope,
-                    subject=subject,
-                    alias=alias,
+                    subject=place.subject,
+                    alias=place.alias,
                     limit_usd=self.money(budget.limit),
                     spend_usd=spend_after_call(spend, cost),
                     reset_at=self.time(budget.reset_at),
@@ -341,15 +344,24 @@ class _Parser:
         return tuple(snapshots)
 
 
-def budget_places(principal: Principal) -> tuple[tuple[Budget, str, str | None], ...]:
-    """The budgets a principal has a subject for: (the budget's fields, its subject,
-    its alias), in scope order."""
+@attrs.frozen
+class BudgetSubject:
+    """A budget a principal has a subject for: the budget's fields, the subject, its
+    alias."""
+
+    budget: Budget
+    subject: str
+    alias: str | None
+
+
+def budget_places(principal: Principal) -> tuple[BudgetSubject, ...]:
+    """The budgets a principal has a subject for, in scope order."""
     places = []
     for budget in BUDGETS:
         subject = getattr(principal, budget.subject)
         if subject is not None:
             alias = None if budget.alias is None else getattr(principal, budget.alias)
-            places.append((budget, subject, alias))
+            places.append(BudgetSubject(budget, subject, alias))
     return tuple(places)
 
 
