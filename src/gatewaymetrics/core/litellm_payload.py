@@ -134,14 +134,16 @@ class _Parser:
             "kwargs": view(kwargs),
             "response_obj": view(response_obj),
         }
+        self.gets = {name: getter.get for name, getter in self.containers.items()}
         for name, places in _CONTAINERS:
-            self.containers[name] = view(first(*[self.at(place) for place in places]))
+            getter = self.containers[name] = view(first(*[self.at(place) for place in places]))
+            self.gets[name] = getter.get
 
     def at(self, place: tuple[str, str | None]) -> object:
         container, key = place
         if key is None:
             return self.roots[container]
-        return self.containers[container].get(key)
+        return self.gets[container](key)
 
     def candidates(self, name: str) -> list[object]:
         """The raw values of field ``name``, in precedence order."""
@@ -162,11 +164,22 @@ class _Parser:
             return value
         return pick_str(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
+    # Each reader checks the first place's common value inline (as its picker would
+    # first), and hands the rest to the picker only when that is not it.
+
     def count(self, name: str) -> int | None:
-        return pick_int(name, self.problems, *self.candidates(name))
+        places = _PLACES[name]
+        value = self.at(places[0])
+        if type(value) is int and value >= 0:
+            return value
+        return pick_int(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def time(self, name: str) -> float | None:
-        return pick_time(name, self.problems, *self.candidates(name))
+        places = _PLACES[name]
+        value = self.at(places[0])
+        if type(value) is float and 0.0 <= value < math.inf:
+            return value
+        return pick_time(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def money(self, name: str) -> Decimal | None:
         places = _PLACES[name]
@@ -176,7 +189,11 @@ class _Parser:
         return pick_money(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def flag(self, name: str) -> bool | None:
-        return pick(as_bool, name, self.problems, *self.candidates(name))
+        places = _PLACES[name]
+        value = self.at(places[0])
+        if type(value) is bool:
+            return value
+        return pick(as_bool, name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def key(self, name: str) -> str | None:
         return pick(_fingerprint, name, self.problems, *self.candidates(name))
