@@ -91,7 +91,7 @@ from gatewaymetrics import LabelSettings, Pipeline, Settings
 from gatewaymetrics.backends.prometheus import PrometheusBackend
 
 payloads = json.loads(sys.stdin.read())
-settings = Settings(labels=LabelSettings(opt_in=("region",)))
+settings = Settings(labels=LabelSettings(opt_in=tuple(sys.argv[1:])))
 out = {}
 for fast in (True, False):
     registry = CollectorRegistry()
@@ -106,17 +106,17 @@ print(json.dumps(out))
 """
 
 
-def test_an_identity_label_is_one_table_row(tmp_path: Path) -> None:
-    """The steps of docs/architecture.md, on a copy of the source: add the row, run
-    the generator, and the label is on the series of both paths."""
-    pytest.importorskip("prometheus_client")
+def _source_with(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """A copy of the source with ``edits`` (file under gatewaymetrics/ -> text inserted
+    before an anchor) and the reader regenerated as ``make generate`` does; the
+    environment that imports it."""
     copy = tmp_path / "src"
     shutil.copytree(SOURCE, copy / "gatewaymetrics", ignore=shutil.ignore_patterns("*.so"))
-    table = copy / "gatewaymetrics" / "core" / "litellm_fields.py"
-    text = table.read_text(encoding="utf-8")
-    anchor = "    # -- per call ---"
-    assert anchor in text
-    table.write_text(text.replace(anchor, _ROW + anchor, 1), encoding="utf-8")
+    for name, (anchor, text) in edits.items():
+        path = copy / "gatewaymetrics" / name
+        source = path.read_text(encoding="utf-8")
+        assert anchor in source, (name, anchor)
+        path.write_text(source.replace(anchor, text + anchor, 1), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(copy)}
     generated = subprocess.run(
         [sys.executable, "-m", "gatewaymetrics.core.litellm_codegen"],
@@ -125,7 +125,23 @@ def test_an_identity_label_is_one_table_row(tmp_path: Path) -> None:
     (copy / "gatewaymetrics" / "core" / "litellm_fast.py").write_text(
         formatted(generated), encoding="utf-8"
     )
-    payload = {
+    return env
+
+
+def _record(
+    env: dict[str, str], payloads: list[dict[str, object]], opt_in: tuple[str, ...], cwd: Path
+) -> dict[str, dict[str, object]]:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_SCRIPT), *opt_in],
+        input=json.dumps(payloads), capture_output=True, text=True, env=env, cwd=cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out: dict[str, dict[str, object]] = json.loads(result.stdout)
+    return out
+
+
+def _payload(**slo: object) -> dict[str, object]:
+    return {
         "litellm_call_id": "call-1",
         "model": "gpt-4o-mini",
         "standard_logging_object": {
@@ -133,28 +149,74 @@ def test_an_identity_label_is_one_table_row(tmp_path: Path) -> None:
             "custom_llm_provider": "openai", "call_type": "acompletion",
             "prompt_tokens": 3, "completion_tokens": 5, "response_cost": 0.25,
             "startTime": 1795762550.0, "endTime": 1795762551.5,
-            "metadata": {"user_api_key_team_id": "team-a", "user_api_key_region": "eu-west"},
+            "metadata": {"user_api_key_team_id": "team-a"}, **slo,
         },
     }  # fmt: skip
+
+
+def _lines(exposition: object, name: str) -> list[str]:
+    assert isinstance(exposition, str)
+    return [line for line in exposition.splitlines() if line.startswith(name + "{")]
+
+
+def test_an_identity_label_is_one_table_row(tmp_path: Path) -> None:
+    """The steps of docs/architecture.md, on a copy of the source: add the row, run
+    the generator, and the label is on the series of both paths."""
+    pytest.importorskip("prometheus_client")
+    env = _source_with(tmp_path, {"core/litellm_fields.py": ("    # -- per call ---", _ROW)})
+    payload = _payload()
+    payload["standard_logging_object"]["metadata"]["user_api_key_region"] = "eu-west"  # type: ignore[index]
     # Two callers alike but for the region: a reader generated without the row would
     # give them one identity, and the third event would land in the first's series.
     other = json.loads(json.dumps(payload))
     other["standard_logging_object"]["metadata"]["user_api_key_region"] = "us-east"
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_SCRIPT)],
-        input=json.dumps([payload, payload, other]),
-        capture_output=True, text=True, env=env, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out = _record(env, [payload, payload, other], ("region",), tmp_path)
     assert out["fast"]["events"] == 1  # the second event took the fast path
     assert out["general"]["events"] == 0
     for path in ("fast", "general"):
-        lines = [line for line in out[path]["exposition"].splitlines()
-                 if line.startswith("llm_requests_total{")]  # fmt: skip
-        assert lines == [
+        assert _lines(out[path]["exposition"], "llm_requests_total") == [
             'llm_requests_total{api_key="",api_key_alias="",error_type="",model="gpt-4o-mini",'
             f'operation="chat",provider="openai",region="{region}",requested_model="gpt-4o-mini",'
             f'status="success",team="team-a",team_alias="",user=""}} {count}'
             for region, count in (("eu-west", "2.0"), ("us-east", "1.0"))
+        ], path
+
+
+_METRIC_ROW = (
+    '    Field(name="tokens.audio", kind=Kind.COUNT, role=_C,\n'
+    '          places=("slo.audio_tokens",)),\n'
+)
+_METRIC_ENTRY = """    "audio_tokens": _Entry(
+        kind=_C, help="Audio tokens.", unit="tokens", labels=(), identity=True,
+        fed_by="tokens.audio", source="tokens.audio",
+    ),
+"""
+
+
+def test_a_metric_is_one_table_row_and_one_catalog_entry(tmp_path: Path) -> None:
+    """A per-call number: its row in the field table, its entry (and name) in the
+    catalog, the generator run; both paths count it."""
+    pytest.importorskip("prometheus_client")
+    env = _source_with(
+        tmp_path,
+        {
+            "core/litellm_fields.py": ("    # -- outcome ---", _METRIC_ROW),
+            "core/catalog.py": ('    "fallbacks": _Entry(', _METRIC_ENTRY),
+        },
+    )
+    catalog = tmp_path / "src" / "gatewaymetrics" / "core" / "catalog.py"
+    text = catalog.read_text(encoding="utf-8")
+    anchor = '    "fallbacks": "fallbacks_total",'
+    catalog.write_text(
+        text.replace(anchor, '    "audio_tokens": "audio_tokens_total",\n' + anchor, 1),
+        encoding="utf-8",
+    )
+    payloads = [_payload(audio_tokens=7), _payload(audio_tokens=5), _payload()]
+    out = _record(env, payloads, (), tmp_path)
+    assert out["fast"]["events"] == 2  # the second and third events
+    for path in ("fast", "general"):
+        assert _lines(out[path]["exposition"], "llm_audio_tokens_total") == [
+            'llm_audio_tokens_total{api_key="",api_key_alias="",model="gpt-4o-mini",'
+            'operation="chat",provider="openai",requested_model="gpt-4o-mini",team="team-a",'
+            'team_alias="",user=""} 12.0'
         ], path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gatewaymetrics.core.catalog import CALL_SOURCES
 from gatewaymetrics.core.records import CallRecord, Status
 
 __all__ = ["BudgetValues", "CallValues"]
@@ -39,7 +40,7 @@ class CallValues:
     per budget asked for, its :class:`BudgetValues` (None: no spend reported)."""
 
     __slots__ = (
-        "budgets", "cache_hit", "cached_tokens", "cost", "duration", "input_tokens",
+        "budgets", "cache_hit", "cached_tokens", "cost", "duration", "extra", "input_tokens",
         "output_tokens", "ratelimit_requests", "ratelimit_tokens", "reasoning_tokens",
         "success", "time_per_output_token", "time_to_first_token", "upstream_duration",
     )  # fmt: skip
@@ -61,6 +62,7 @@ class CallValues:
         ratelimit_requests: int | None,
         ratelimit_tokens: int | None,
         budgets: list[BudgetValues | None],
+        extra: tuple[int | float | Decimal | None, ...] = (),
     ) -> None:
         self.success = success
         self.cache_hit = cache_hit
@@ -76,6 +78,8 @@ class CallValues:
         self.ratelimit_requests = ratelimit_requests
         self.ratelimit_tokens = ratelimit_tokens
         self.budgets = budgets
+        #: The numbers of ``catalog.CALL_SOURCES``, in that order (None: unknown).
+        self.extra = extra
 
     @classmethod
     def of(cls, call: CallRecord) -> CallValues:
@@ -96,6 +100,7 @@ class CallValues:
             ratelimit_requests=call.ratelimit_remaining_requests,
             ratelimit_tokens=call.ratelimit_remaining_tokens,
             budgets=[],
+            extra=tuple(dict(call.numbers).get(source) for _, source, _ in CALL_SOURCES),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -111,5 +116,5 @@ class CallValues:
 _NAMES = (
     "success", "cache_hit", "input_tokens", "output_tokens", "cached_tokens",
     "reasoning_tokens", "cost", "duration", "upstream_duration", "time_to_first_token",
-    "time_per_output_token", "ratelimit_requests", "ratelimit_tokens", "budgets",
+    "time_per_output_token", "ratelimit_requests", "ratelimit_tokens", "budgets", "extra",
 )  # fmt: skip

@@ -17,6 +17,7 @@ import attrs
 from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
+    "CALL_SOURCES",
     "DURATION_BUCKETS",
     "NATIVE_NAMES",
     "TIME_PER_TOKEN_BUCKETS",
@@ -77,6 +78,11 @@ class _Entry:
     fed_by: str
     buckets: str = ""  # "duration", "per_token" or "" (not a histogram)
     self_metric: bool = False
+    #: A per-call number, by the name a gateway's field table gives it
+    #: (``core/litellm_fields.py``): a counter adds it (zero and unknown are left out),
+    #: a histogram observes it and a gauge is set to it when it is known. "": fed by
+    #: the rules of ``core/measure.py``.
+    source: str = ""
 
 
 _C, _G, _H = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
@@ -175,6 +181,12 @@ _ENTRIES: Mapping[str, _Entry] = {
         unit="", labels=("metric",), identity=False, fed_by="pipeline", self_metric=True,
     ),
 }  # fmt: skip
+
+#: The metrics fed by a per-call number alone: (key, the number's name, kind), in
+#: catalog order.
+CALL_SOURCES: tuple[tuple[str, str, MetricKind], ...] = tuple(
+    (key, entry.source, entry.kind) for key, entry in _ENTRIES.items() if entry.source
+)
 
 #: The native naming table: key -> exported name without prefix.
 NATIVE_NAMES: Mapping[str, str] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from gatewaymetrics.core.catalog import CALL_SOURCES
 from gatewaymetrics.core.litellm_fields import (
     BUDGETS,
     BY_NAME,
@@ -189,6 +190,8 @@ def generate() -> str:
             f"    {c.name} = payload.{c.name}" for c in _DICTS if c.name in direct | {"slo"}
         ),
         "BUDGET_COUNT": str(len(BUDGETS)),
+        # The per-call numbers the catalog's source-fed metrics name, in their order.
+        "EXTRA": "".join(f"{_var(source)}, " for _, source, _ in CALL_SOURCES),
     }
     source = _TEMPLATE
     for name, text in parts.items():
@@ -329,6 +332,7 @@ def read_values(
         ratelimit_requests=f_ratelimit_remaining_requests,
         ratelimit_tokens=f_ratelimit_remaining_tokens,
         budgets=out,
+        extra=(<<EXTRA>>),
     )
 
 

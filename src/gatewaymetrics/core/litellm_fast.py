@@ -749,6 +749,7 @@ def read_values(
         ratelimit_requests=f_ratelimit_remaining_requests,
         ratelimit_tokens=f_ratelimit_remaining_tokens,
         budgets=out,
+        extra=(),
     )
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 import attrs
 
 from gatewaymetrics.core.budget import spend_after_call
+from gatewaymetrics.core.catalog import CALL_SOURCES
 from gatewaymetrics.core.coerce import (
     MAX_STR,
     Getter,
@@ -229,6 +230,7 @@ class _Parser:
             ratelimit_remaining_requests=self.count("ratelimit_remaining_requests"),
             ratelimit_remaining_tokens=self.count("ratelimit_remaining_tokens"),
             extra_labels=self.extra_labels(),
+            numbers=self.numbers(),
         )
         budgets = self.budgets(principal, cost)
         return CallEvent(call=call, budgets=budgets, problems=tuple(self.problems))
@@ -316,6 +318,22 @@ class _Parser:
             exception_type, code, reason if isinstance(reason, str) and len(reason) < 64 else None
         )
         return ErrorInfo(category=category, status_code=code, exception_type=exception_type)
+
+    def numbers(self) -> tuple[tuple[str, int | float | Decimal], ...]:
+        """The per-call numbers the catalog's metrics name as their source."""
+        numbers: list[tuple[str, int | float | Decimal]] = []
+        for _, source, _ in CALL_SOURCES:
+            kind = BY_NAME[source].kind
+            value: int | float | Decimal | None
+            if kind is Kind.COUNT:
+                value = self.count(source)
+            elif kind is Kind.TIME:
+                value = self.time(source)
+            else:
+                value = self.money(source)
+            if value is not None:
+                numbers.append((source, value))
+        return tuple(numbers)
 
     def extra_labels(self) -> tuple[tuple[str, str], ...]:
         labels: list[tuple[str, str]] = []

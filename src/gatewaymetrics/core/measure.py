@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gatewaymetrics.core.call_values import CallValues
+from gatewaymetrics.core.catalog import CALL_SOURCES, MetricKind
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot, CallRecord, Problem
 from gatewaymetrics.core.samples import Number, Sample
@@ -31,16 +32,21 @@ __all__ = [
 #: The series one call can update, by slot: its metric's catalog key and own label
 #: values. The request count's own labels are the outcome (None here); the
 #: rate-limit gauges carry provider and models instead of the call's identity (None).
-CALL_SLOTS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+#: The metrics fed by a per-call number alone (``catalog.CALL_SOURCES``) follow.
+_RULED_SLOTS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("requests", None), ("tokens", ("input",)), ("tokens", ("output",)),
     ("cached_input_tokens", ()), ("reasoning_tokens", ()), ("spend", ()),
     ("unpriced_requests", ()), ("cache_hits", ()), ("request_duration", ()),
     ("upstream_duration", ()), ("time_to_first_token", ()), ("time_per_output_token", ()),
     ("ratelimit_remaining_requests", None), ("ratelimit_remaining_tokens", None),
 )  # fmt: skip
+CALL_SLOTS = _RULED_SLOTS + tuple((key, ()) for key, _, _ in CALL_SOURCES)
+#: The first slot of the source-fed metrics, and whether each one is a counter.
+SOURCE_SLOTS = len(_RULED_SLOTS)
+_COUNTERS = tuple(kind is MetricKind.COUNTER for _, _, kind in CALL_SOURCES)
 (REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, CACHED_TOKENS, REASONING_TOKENS, SPEND, UNPRICED,
  CACHE_HITS, REQUEST_DURATION, UPSTREAM_DURATION, TIME_TO_FIRST_TOKEN, TIME_PER_OUTPUT_TOKEN,
- RATELIMIT_REQUESTS, RATELIMIT_TOKENS) = range(len(CALL_SLOTS))  # fmt: skip
+ RATELIMIT_REQUESTS, RATELIMIT_TOKENS) = range(SOURCE_SLOTS)  # fmt: skip
 #: The slots without the call's identity labels.
 RATELIMIT_SLOTS = (RATELIMIT_REQUESTS, RATELIMIT_TOKENS)
 
@@ -78,6 +84,11 @@ def call_updates(values: CallValues) -> list[tuple[int, Number]]:
         add((RATELIMIT_REQUESTS, values.ratelimit_requests))
     if values.ratelimit_tokens is not None:
         add((RATELIMIT_TOKENS, values.ratelimit_tokens))
+    slot = SOURCE_SLOTS
+    for value, counter in zip(values.extra, _COUNTERS, strict=True):
+        if value if counter else value is not None:
+            add((slot, value))  # type: ignore[arg-type]  # not None: checked
+        slot += 1
     return out
 
 

@@ -201,6 +201,12 @@ def _label_pairs(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...
     return tuple(value)
 
 
+def _number_pairs(
+    value: Iterable[tuple[str, int | float | Decimal]],
+) -> tuple[tuple[str, int | float | Decimal], ...]:
+    return tuple(value)
+
+
 def _budgets(value: Iterable[BudgetSnapshot]) -> tuple[BudgetSnapshot, ...]:
     return tuple(value)
 
@@ -234,6 +240,11 @@ class CallRecord:
     ratelimit_remaining_requests: int | None = None
     ratelimit_remaining_tokens: int | None = None
     extra_labels: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_label_pairs)
+    #: Further per-call numbers by name, read by a gateway's field table for the
+    #: catalog's metrics that name them as their source.
+    numbers: tuple[tuple[str, int | float | Decimal], ...] = attrs.field(
+        default=(), converter=_number_pairs
+    )
 
     def __attrs_post_init__(self) -> None:
         _check_type("operation", self.operation, Operation)
@@ -250,6 +261,11 @@ class CallRecord:
         for pair in self.extra_labels:
             if type(pair) is not tuple or len(pair) != 2 or not all(type(x) is str for x in pair):
                 raise TypeError("extra_labels must hold (name, value) pairs of strings")
+        for item in self.numbers:
+            if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str:
+                raise TypeError("numbers must hold (name, number) pairs")
+            if isinstance(item[1], bool) or not isinstance(item[1], int | float | Decimal):
+                raise TypeError("numbers must hold (name, number) pairs")
 
     @property
     def duration_s(self) -> float | None:
