@@ -33,28 +33,15 @@ import os
 from litellm.integrations.custom_logger import CustomLogger
 
 from gatewaymetrics.adapters.litellm import proxy_logger
+from noop_callback import NoopLogger
 
 MODE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mode")
-
-
-class Noop(CustomLogger):
-    def log_success_event(self, kwargs, response_obj, start_time, end_time):
-        return None
-
-    def log_failure_event(self, kwargs, response_obj, start_time, end_time):
-        return None
-
-    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
-        return None
-
-    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
-        return None
 
 
 class Switch(CustomLogger):
     def __init__(self):
         super().__init__()
-        self.noop = Noop()
+        self.noop = NoopLogger()
         self.seen = None
         self.target = self.noop
 
@@ -104,6 +91,7 @@ def main() -> int:
         directory = root / pt.GATEWAYMETRICS
         directory.mkdir()
         (directory / "switch_callback.py").write_text(SWITCH_MODULE)
+        (directory / "noop_callback.py").write_text(pt.NOOP_MODULE)  # the same no-op
         mode = directory / "mode"
         mode.write_text("noop")
         errors: Counter[str] = Counter()

@@ -34,16 +34,21 @@ class BudgetValues:
         )
 
 
+#: CallValues' attributes (its ``__slots__``; named here because a compiled class has
+#: no ``__slots__`` attribute to read them from for ``==`` and ``repr``).
+_FIELDS = (
+    "budgets", "cache_hit", "cached_tokens", "cost", "duration", "extra", "input_tokens",
+    "output_tokens", "ratelimit_requests", "ratelimit_tokens", "reasoning_tokens",
+    "success", "time_per_output_token", "time_to_first_token", "upstream_duration",
+)  # fmt: skip
+
+
 class CallValues:
     """A call's numbers: tokens, cost (None: unknown), the derived durations, the
     provider's remaining rate limits, whether it succeeded and was a cache hit, and,
     per budget asked for, its :class:`BudgetValues` (None: no spend reported)."""
 
-    __slots__ = (
-        "budgets", "cache_hit", "cached_tokens", "cost", "duration", "extra", "input_tokens",
-        "output_tokens", "ratelimit_requests", "ratelimit_tokens", "reasoning_tokens",
-        "success", "time_per_output_token", "time_to_first_token", "upstream_duration",
-    )  # fmt: skip
+    __slots__ = _FIELDS
 
     def __init__(
         self,
@@ -106,15 +111,8 @@ class CallValues:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CallValues):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in _NAMES)
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
 
     def __repr__(self) -> str:
-        items = ", ".join(f"{name}={getattr(self, name)!r}" for name in _NAMES)
+        items = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
         return f"CallValues({items})"
-
-
-_NAMES = (
-    "success", "cache_hit", "input_tokens", "output_tokens", "cached_tokens",
-    "reasoning_tokens", "cost", "duration", "upstream_duration", "time_to_first_token",
-    "time_per_output_token", "ratelimit_requests", "ratelimit_tokens", "budgets", "extra",
-)  # fmt: skip

@@ -64,8 +64,7 @@ from gatewaymetrics.core.urls import origin
 __all__ = ["BudgetSubject", "budget_places", "parse_litellm"]
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
-_PRINCIPAL = ("api_key", "api_key_alias", "team_id", "team_alias", "user_id", "user_email",
-              "org_id", "org_alias", "end_user")  # fmt: skip
+_PRINCIPAL = tuple(field.name for field in attrs.fields(Principal))
 #: Identity fields whose value is a label of its own (``CallRecord.extra_labels``).
 _LABELLED = tuple((field.label, field.name) for field in FIELDS if field.label is not None)
 
