@@ -461,6 +461,24 @@ class StatsdDaemon:
         self.stop()
         self.start()
 
+    def client_connections(self) -> int:
+        """TCP connections made to the ingest port: those open and those closed within
+        the last minute (TIME_WAIT), counted on the client side of /proc/net/tcp and
+        tcp6 (entries whose remote port is the ingest port; the daemon's own sockets
+        have it as their local port). Fails where /proc/net is not there to tell."""
+        wanted = f":{self.port:04X}"
+        count = 0
+        for proto in ("tcp", "tcp6"):
+            try:
+                lines = (Path("/proc/net") / proto).read_text(encoding="ascii").splitlines()
+            except FileNotFoundError:
+                continue  # no IPv6 here
+            for line in lines[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[2].endswith(wanted) and fields[3] != "0A":
+                    count += 1
+        return count
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None

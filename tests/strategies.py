@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -177,11 +179,40 @@ call_events = st.builds(
 )
 
 
+class RaisingZone(tzinfo):
+    """A time zone whose offset raises: ``datetime.timestamp()`` raises."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no offset")
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no dst")
+
+
+#: Numbers meant to break arithmetic and formatting: beyond float range, not finite,
+#: a billion-digit exponent in 12 bytes, "²" (a digit int() refuses), datetimes at the
+#: ends of their range or whose timestamp() raises.
+hostile_numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e308, 1.7976931348623157e308, 1e15, 1e300, -1e308, 2.0**63, 5e-324]),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.sampled_from([10**400, 10**5000, 2**63, 2**63 - 1, 2**64]),
+    st.sampled_from(["1e1000000000", "1e400", "-1e400", "1e-1000000", "0e-999999", "NaN",
+                     "Infinity", "²", "9" * 60, "1E+308", "1e15"]),
+    st.sampled_from([Decimal("1e400"), Decimal("1E+1000000000"), Decimal("9.99e14"), Decimal("NaN"),
+                     Decimal("-Infinity"), Decimal("0E-1000000000")]),
+    st.sampled_from([datetime.max, datetime.min, datetime.max.replace(tzinfo=UTC)]),
+    st.builds(lambda: datetime(2026, 1, 1, tzinfo=RaisingZone())),  # (unhashable)
+)  # fmt: skip
+
+
 __all__ = [
     "PAYLOAD_KEYS",
+    "RaisingZone",
     "budget_snapshots",
     "call_events",
     "call_records",
+    "hostile_numbers",
     "hostile_text",
     "json_like",
     "odd_like",

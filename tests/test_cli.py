@@ -168,3 +168,84 @@ def test_demo_summary_equals_a_scrape_of_its_own_metrics() -> None:
 def test_demo_payload_file_is_json_lines() -> None:
     for line in EXAMPLES.read_text(encoding="utf-8").splitlines():
         assert set(json.loads(line)) >= {"kwargs", "hook"}
+
+
+# -- issue 12: check-config refuses what build_pipeline refuses; flags are checked -------
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"GATEWAYMETRICS_BACKENDS": "statsd", "GATEWAYMETRICS_STATSD_TIMEOUT": "120"},
+         "invalid statsd.timeout: 120; allowed: seconds: a number more than 0, at most 60"),
+        ({"GATEWAYMETRICS_BACKENDS": "statsd", "GATEWAYMETRICS_STATSD_PREFIX": "1bad"},
+         "invalid statsd.prefix: '1bad'; allowed: empty, or dotted identifiers"),
+        ({"GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS": "true"},
+         "invalid prometheus.multiprocess_dir: None; allowed: a directory when "
+         "prometheus.multiprocess is true"),
+        ({"GATEWAYMETRICS_PROMETHEUS_PORT": "9464",
+          "GATEWAYMETRICS_PROMETHEUS_HOST": "no-such-host.invalid"},
+         "invalid prometheus.host: 'no-such-host.invalid'; allowed: a host name or address "
+         "that resolves"),
+    ],
+)  # fmt: skip
+def test_check_config_refuses_what_build_pipeline_refuses(
+    environ: dict[str, str], message: str
+) -> None:
+    checked = run("check-config", env=environ)
+    assert (checked.returncode, checked.stdout) == (2, "")
+    assert checked.stderr.startswith(f"gatewaymetrics: {message}")
+    built = run("replay", str(EXAMPLES), env=environ)  # replay builds the pipeline
+    assert (built.returncode, built.stderr) == (2, checked.stderr)
+
+
+def test_check_config_refuses_a_port_in_use() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("check-config", env={"GATEWAYMETRICS_PROMETHEUS_PORT": str(port)})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"gatewaymetrics: invalid prometheus.port: {port}; "
+        "allowed: a free port (Address already in use)\n"
+    )
+
+
+def test_check_config_on_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'prefix = "caf\xe9_"\n')
+    result = run("check-config", str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"gatewaymetrics: invalid config file: '{path}'; "
+        "allowed: a UTF-8 TOML file (byte 13 is not UTF-8)\n"
+    )
+
+
+def test_serve_checks_its_port_flag() -> None:
+    result = run("serve", "--port", "70000")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "gatewaymetrics: invalid --port: 70000; allowed: an integer from 0 to 65535\n"
+    )
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"gatewaymetrics: invalid --port: {port}; allowed: a free port (Address already in use)\n"
+    )
+
+
+def test_documented_variables_leave_the_metrics_on() -> None:
+    result = run("replay", str(EXAMPLES),
+                 env={"GATEWAYMETRICS_PURE": "1", "GATEWAYMETRICS_PURE_BUILD": "1"})  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[0] == f"Replayed 19 payloads from {EXAMPLES}"

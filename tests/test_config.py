@@ -93,7 +93,8 @@ def test_errors_name_the_key_and_what_is_allowed(
 def test_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[statsd]\nhostt = 'x'\n", encoding="utf-8")
-    with pytest.raises(GatewayMetricsError, match=r"invalid statsd.hostt: 'x'") as info:
+    # An unknown key's value is never shown: it may be a misspelt credential.
+    with pytest.raises(GatewayMetricsError, match=r"invalid statsd.hostt: <hidden>;") as info:
         load_config(bad, environ={})
     assert "statsd.host" in info.value.allowed
     broken = tmp_path / "broken.toml"
@@ -187,3 +188,189 @@ def test_per_metric_include_and_exclude(tmp_path: Path) -> None:
 def test_multiprocess_dir_key() -> None:
     config = load_config(environ={"GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS_DIR": "/run/gm"})
     assert config.prometheus == PrometheusConfig(multiprocess_dir="/run/gm")
+
+
+# -- issue 12: one rule per option, secrets never shown, every documented variable --------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_statsd_options_hold_to_the_backends_rules() -> None:
+    """The schema allowed statsd.timeout up to 3600 where the backend allows 60, and a
+    prefix the backend refuses: check-config passed what build_pipeline refused."""
+    for name, value, allowed in (
+        ("GATEWAYMETRICS_STATSD_TIMEOUT", "120", "seconds: a number more than 0, at most 60"),
+        ("GATEWAYMETRICS_STATSD_PREFIX", "1bad",
+         "empty, or dotted identifiers (letters, digits, _), e.g. llm or gw.llm"),
+        ("GATEWAYMETRICS_STATSD_RETRY_AFTER", "3601",
+         "seconds: a number more than 0, at most 3600"),
+    ):  # fmt: skip
+        with pytest.raises(GatewayMetricsError) as info:
+            load_config(environ={name: value})
+        assert (info.value.key, info.value.allowed) == (
+            name.removeprefix("GATEWAYMETRICS_").lower().replace("statsd_", "statsd.", 1),
+            allowed,
+        )
+    with pytest.raises(GatewayMetricsError, match="at most 60"):
+        StatsdConfig(timeout=120.0)
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('prefix = "caf\xe9_"\n'.encode("latin-1"))
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_CONFIG": str(path)})
+    assert str(info.value) == (
+        f"invalid GATEWAYMETRICS_CONFIG: '{path}'; "
+        "allowed: a UTF-8 TOML file (byte 13 is not UTF-8)"
+    )
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(path, environ={})
+    assert info.value.key == "config file"
+    assert "UTF-8 TOML" in info.value.allowed
+
+
+def test_empty_identity_labels_mean_none() -> None:
+    config = load_config(environ={"GATEWAYMETRICS_LABELS_IDENTITY": ""})
+    assert config.settings.labels.identity == ()
+    assert config.settings.labels.call_labels == ()
+
+
+def _documented_names() -> set[str]:
+    """Every GATEWAYMETRICS_* variable the project's docs and sources mention."""
+    import re
+
+    names: set[str] = set()
+    places = [*ROOT.glob("docs/**/*.md"), *ROOT.glob("src/**/*.py"), ROOT / "README.md",
+              ROOT / "CHANGELOG.md", ROOT / "hatch_build.py", ROOT / "pyproject.toml"]  # fmt: skip
+    for place in places:
+        names.update(re.findall(r"\bGATEWAYMETRICS_[A-Z0-9_]*[A-Z0-9]\b", place.read_text()))
+    return names
+
+
+def test_every_documented_variable_is_accepted() -> None:
+    """GATEWAYMETRICS_PURE (in the changelog) and GATEWAYMETRICS_PURE_BUILD (the build)
+    were refused as unknown, which switched the proxy's metrics off."""
+    names = _documented_names()
+    assert {"GATEWAYMETRICS_PURE", "GATEWAYMETRICS_PURE_BUILD", "GATEWAYMETRICS_CONFIG"} <= names
+    values = {
+        "GATEWAYMETRICS_CONFIG": "",
+        "GATEWAYMETRICS_BACKENDS": "memory",
+        "GATEWAYMETRICS_DURATION_BUCKETS": "1",
+        "GATEWAYMETRICS_LABELS_API_KEY": "drop",
+        "GATEWAYMETRICS_LABELS_CUSTOM": "app=requester_metadata.app",
+        "GATEWAYMETRICS_LABELS_IDENTITY": "model",
+        "GATEWAYMETRICS_LABELS_OPT_IN": "stream",
+        "GATEWAYMETRICS_LABELS_INCLUDE": "requests:end_user",
+        "GATEWAYMETRICS_LABELS_EXCLUDE": "requests:error_type",
+        "GATEWAYMETRICS_LABELS_MAX_VALUE_LENGTH": "64",
+        "GATEWAYMETRICS_NAMING": "native",
+        "GATEWAYMETRICS_PREFIX": "llm_",
+        "GATEWAYMETRICS_SERIES_CAP": "10",
+        "GATEWAYMETRICS_PROMETHEUS_HOST": "127.0.0.1",
+        "GATEWAYMETRICS_PROMETHEUS_PORT": "0",
+        "GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS": "false",
+        "GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS_DIR": "/run/gm",
+        "GATEWAYMETRICS_PROMETHEUS_BEARER_TOKEN": "tok",
+        "GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_USER": "u",
+        "GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": "pw",
+        "GATEWAYMETRICS_PROMETHEUS_TLS_CERT_FILE": "/c.pem",
+        "GATEWAYMETRICS_PROMETHEUS_TLS_KEY_FILE": "/k.pem",
+        "GATEWAYMETRICS_STATSD_HOST": "localhost",
+        "GATEWAYMETRICS_STATSD_PORT": "8125",
+        "GATEWAYMETRICS_STATSD_PROTOCOL": "tcp",
+        "GATEWAYMETRICS_STATSD_DIALECT": "plain",
+        "GATEWAYMETRICS_STATSD_PREFIX": "gw.llm",
+        "GATEWAYMETRICS_STATSD_MAX_PACKET_SIZE": "1432",
+        "GATEWAYMETRICS_STATSD_TIMEOUT": "2",
+        "GATEWAYMETRICS_STATSD_RETRY_AFTER": "5",
+    }
+    for name in sorted(names):
+        load_config(environ={name: values.get(name, "1")})  # raises if refused
+    assert load_config(environ=values).statsd == StatsdConfig(
+        host="localhost", port=8125, protocol="tcp", dialect="plain", prefix="gw.llm",
+        max_packet_size=1432, timeout=2.0, retry_after=5.0,
+    )  # fmt: skip
+
+
+def test_credentials_are_never_shown() -> None:
+    token, password = "sk-token-QWERTY1234", "pw-QWERTY5678"
+    config = load_config(environ={
+        "GATEWAYMETRICS_PROMETHEUS_BEARER_TOKEN": token,
+        "GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_USER": "scraper",
+        "GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": password,
+    })  # fmt: skip
+    assert config.prometheus.bearer_token == token
+    assert config.prometheus.basic_auth == ("scraper", password)
+    for text in (repr(config), repr(config.prometheus), str(config)):
+        assert token not in text
+        assert password not in text
+    assert "bearer_token=<set>" in repr(config.prometheus)
+    assert "basic_auth_password=<set>" in repr(config.prometheus)
+    # A bad credential, a lone one, or one under a misspelt name: never in the error.
+    for environ in (
+        {"GATEWAYMETRICS_PROMETHEUS_BEARER_TOKEN": f"{token} x"},
+        {"GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": f"{password}\n"},
+        {"GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": password},
+        {"GATEWAYMETRICS_PROMETHEUS_BEARER_TOKN": token},
+    ):
+        with pytest.raises(GatewayMetricsError) as info:
+            load_config(environ=environ)
+        for shown in (str(info.value), info.value.value):
+            assert token not in shown
+            assert password not in shown
+
+
+def test_server_options_come_in_pairs() -> None:
+    for environ, key, allowed in (
+        ({"GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_USER": "u"}, "prometheus.basic_auth_user",
+         "set together with prometheus.basic_auth_password"),
+        ({"GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": "pw"},
+         "prometheus.basic_auth_password", "set together with prometheus.basic_auth_user"),
+        ({"GATEWAYMETRICS_PROMETHEUS_TLS_CERT_FILE": "/c.pem"}, "prometheus.tls_cert_file",
+         "set together with prometheus.tls_key_file"),
+        ({"GATEWAYMETRICS_PROMETHEUS_TLS_KEY_FILE": "/k.pem"}, "prometheus.tls_key_file",
+         "set together with prometheus.tls_cert_file"),
+        ({"GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_USER": "a:b",
+          "GATEWAYMETRICS_PROMETHEUS_BASIC_AUTH_PASSWORD": "pw"}, "prometheus.basic_auth_user",
+         "a non-empty user name without ':' or control characters"),
+        ({"GATEWAYMETRICS_PROMETHEUS_BEARER_TOKEN": ""}, "prometheus.bearer_token",
+         "a non-empty token without spaces or control characters"),
+    ):  # fmt: skip
+        with pytest.raises(GatewayMetricsError) as info:
+            load_config(environ=environ)
+        assert (info.value.key, info.value.allowed) == (key, allowed)
+
+
+def test_the_server_gets_exactly_the_options_set() -> None:
+    assert PrometheusConfig().server_options() == {}
+    config = PrometheusConfig(
+        bearer_token="tok", basic_auth_user="u", basic_auth_password="pw",
+        tls_cert_file="/c.pem", tls_key_file="/k.pem",
+    )  # fmt: skip
+    assert config.server_options() == {
+        "bearer_token": "tok", "basic_auth": ("u", "pw"),
+        "tls_certfile": "/c.pem", "tls_keyfile": "/k.pem",
+    }  # fmt: skip
+
+
+def test_a_config_built_directly_holds_to_the_schema() -> None:
+    for make, key in (
+        (lambda: PrometheusConfig(port=70000), "prometheus.port"),
+        (lambda: StatsdConfig(max_packet_size=65508), "statsd.max_packet_size"),
+        (lambda: StatsdConfig(dialect="datadog"), "statsd.dialect"),  # type: ignore[arg-type]
+        (lambda: Config(backends=("memory", "memory")), "backends"),
+    ):
+        with pytest.raises(GatewayMetricsError) as info:
+            make()
+        assert info.value.key == key
+
+
+def test_every_key_and_variable_is_documented() -> None:
+    from gatewaymetrics.config import _SCHEMA, OTHER_ENV
+
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for key in _SCHEMA:
+        assert f"`{key}`" in text, key
+    for name in OTHER_ENV:
+        assert f"`{name}`" in text, name

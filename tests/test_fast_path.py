@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,12 @@ IDENTITY = (("api_key", KEY), ("api_key_alias", "search-prod"), ("model", "gpt-4
             ("team", "team-search"), ("team_alias", "search"), ("user", "alice"))  # fmt: skip
 REQUESTS = ("llm_requests_total", tuple(sorted((*IDENTITY, ("error_type", ""),
                                                 ("status", "success")))))  # fmt: skip
+
+
+def exact(*amounts: float) -> float:
+    """The sum of the amounts the floats stand for (their decimal text), as a gauge
+    keeps it: the budget arithmetic of both paths (core/budget.py)."""
+    return float(sum((Decimal(repr(amount)) for amount in amounts), Decimal(0)))
 
 
 def proxy_event(**meta: object) -> dict[str, Any]:
@@ -65,8 +72,8 @@ def test_the_first_event_of_an_identity_is_learnt_the_next_are_fast() -> None:
     values = _values(backend)
     assert values[REQUESTS] == 5.0
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
-    assert values[("llm_budget_spend_usd", budget)] == 5.0 + 1.35e-05
-    assert values[("llm_budget_remaining_usd", budget)] == 10.0 - (5.0 + 1.35e-05)
+    assert values[("llm_budget_spend_usd", budget)] == exact(5.0, 1.35e-05)
+    assert values[("llm_budget_remaining_usd", budget)] == exact(10.0, -5.0, -1.35e-05)
 
 
 def test_memory_backends_keep_the_general_path() -> None:
@@ -103,7 +110,9 @@ def test_a_failing_backend_is_counted_and_the_others_still_get_the_event() -> No
     values = _values(healthy)
     assert values[REQUESTS] == 3.0
     errors = ("gatewaymetrics_backend_errors_total", (("backend", "failing"),))
-    assert values[errors] == 2.0  # the two fast events; the first went the general way
+    # one write per fast event (its call's metrics and budgets together, under the
+    # book's lock), for the two fast events; the first went the general way
+    assert values[errors] == 2.0
 
 
 def test_an_unlimited_budget_has_no_limit_series_on_the_fast_path_either() -> None:
@@ -116,12 +125,12 @@ def test_an_unlimited_budget_has_no_limit_series_on_the_fast_path_either() -> No
     values = _values(backend)
     assert ("llm_budget_limit_usd", team) not in values
     assert ("llm_budget_remaining_usd", team) not in values
-    assert values[("llm_budget_spend_usd", team)] == 6.0 + 1.35e-05
+    assert values[("llm_budget_spend_usd", team)] == exact(6.0, 1.35e-05)
     _record(pipeline, [proxy_event(user_api_key_team_max_budget=60.0,
                                    user_api_key_team_spend=7.0)])  # fmt: skip
     values = _values(backend)
     assert values[("llm_budget_limit_usd", team)] == 60.0
-    assert values[("llm_budget_remaining_usd", team)] == 60.0 - (7.0 + 1.35e-05)
+    assert values[("llm_budget_remaining_usd", team)] == exact(60.0, -7.0, -1.35e-05)
     assert pipeline.fast_events == 4  # all but the first: every series was admitted by it
 
 
@@ -129,7 +138,7 @@ def test_a_late_event_never_moves_a_budget_back_on_the_fast_path() -> None:
     pipeline, backend = _prometheus()
     _record(pipeline, [proxy_event(user_api_key_spend=s) for s in (1.0, 3.0, 2.0)])
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
-    assert _values(backend)[("llm_budget_spend_usd", budget)] == 3.0 + 1.35e-05
+    assert _values(backend)[("llm_budget_spend_usd", budget)] == exact(3.0, 1.35e-05)
     assert pipeline.fast_events == 2
 
 
@@ -152,7 +161,8 @@ def test_many_threads_lose_nothing_on_the_fast_path() -> None:
     spend = ("llm_spend_usd_total", IDENTITY)
     assert values[spend] == pytest.approx(1601 * 1.35e-05, rel=1e-12)
     budget = (("alias", "search-prod"), ("scope", "api_key"), ("subject", KEY))
-    assert values[("llm_budget_spend_usd", budget)] == 8.0 + 199 / 1000 + 1.35e-05  # the newest
+    newest = exact(1.0 + 7 + 199 / 1000, 1.35e-05)
+    assert values[("llm_budget_spend_usd", budget)] == newest
 
 
 def test_the_identity_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,3 +198,36 @@ def test_a_time_the_parser_would_report_sends_the_event_the_general_way() -> Non
     assert values[REQUESTS] == 3.0
     problem = ("gatewaymetrics_input_problems_total", (("field", "upstream_started_at"),))
     assert values[problem] == 1.0
+
+
+def _budget_lines(backend: PrometheusBackend) -> list[str]:
+    text = backend.exposition()[0].decode()
+    return [line for line in text.splitlines() if line.startswith("llm_budget_") and KEY in line]
+
+
+def test_a_renamed_alias_leaves_one_series_per_budget_on_the_fast_path() -> None:
+    pipeline, backend = _prometheus()
+    _record(pipeline, [proxy_event(user_api_key_spend=1.0), proxy_event(user_api_key_spend=2.0)])
+    renamed = {"user_api_key_alias": "search-renamed"}
+    _record(pipeline, [proxy_event(user_api_key_spend=3.0, **renamed),  # learnt: general
+                       proxy_event(user_api_key_spend=4.0, **renamed)])  # fmt: skip
+    assert pipeline.fast_events == 2
+    spend, left = exact(4.0, 1.35e-05), exact(10.0, -4.0, -1.35e-05)
+    series = f'alias="search-renamed",scope="api_key",subject="{KEY}"'
+    assert _budget_lines(backend) == [
+        f"llm_budget_limit_usd{{{series}}} 10.0",
+        f"llm_budget_spend_usd{{{series}}} {spend!r}",
+        f"llm_budget_remaining_usd{{{series}}} {left!r}",
+    ]
+    # the old name back, by its identity's bound series: renamed on the fast path
+    _record(pipeline, [proxy_event(user_api_key_spend=5.0)])
+    assert pipeline.fast_events == 3
+    spend, left = exact(5.0, 1.35e-05), exact(10.0, -5.0, -1.35e-05)
+    series = f'alias="search-prod",scope="api_key",subject="{KEY}"'
+    assert _budget_lines(backend) == [
+        f"llm_budget_limit_usd{{{series}}} 10.0",
+        f"llm_budget_spend_usd{{{series}}} {spend!r}",
+        f"llm_budget_remaining_usd{{{series}}} {left!r}",
+    ]
+    _record(pipeline, [proxy_event(user_api_key_spend=4.5, **renamed)])  # late: nothing
+    assert _budget_lines(backend)[1] == f"llm_budget_spend_usd{{{series}}} {spend!r}"

@@ -17,7 +17,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
@@ -423,10 +423,8 @@ def series(registry: CollectorRegistry) -> dict[SeriesKey, float]:
 
 
 def _same(name: str, a: float, b: float) -> bool:
-    if a == b or (math.isnan(a) and math.isnan(b)):
-        return True
-    # Budget gauges: float arithmetic on the fast path, exact Decimal on the general one.
-    return "budget" in name and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    """Equal, budget gauges included: one budget arithmetic on both paths."""
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def differences(fast: dict[SeriesKey, float], general: dict[SeriesKey, float]) -> list[str]:
@@ -576,3 +574,84 @@ def test_a_repeated_captured_success_takes_the_fast_path(captured: Captured) -> 
     else:
         assert first <= fast.fast_events <= first + 1
     assert general.fast_events == 0
+
+
+# -- budget arithmetic: one rule on both paths ------------------------------------------------
+
+#: Amounts whose float and decimal sums differ (0.1 + 0.2), at the edges of float
+#: precision, tiny and as large as a payload may carry (below core/bounds.py's 10**15).
+_AMOUNTS = st.one_of(
+    st.sampled_from([0.0, 0.1, 0.2, 0.3, 1.7, 10.3, 12.0, 2.0000000000000004, 1e-7, 1.35e-05,
+                     0.30000000000000004, 999999999999999.9, 123456789012345.67, 5e-324]),
+    st.floats(min_value=0, max_value=1e15, exclude_max=True),
+)  # fmt: skip
+
+
+#: A cost of 0 can mean "not priced" (a problem the parser reports, so no fast path).
+_COSTS = _AMOUNTS.filter(lambda cost: cost > 0)
+
+
+def _budget_payload(spend: float, limit: float, cost: float) -> Event:
+    kwargs = copy.deepcopy(_PROXY.payload["kwargs"])
+    slo = kwargs["standard_logging_object"]
+    for metadata in (slo["metadata"], kwargs["litellm_params"]["metadata"]):
+        metadata.update(user_api_key_spend=spend, user_api_key_max_budget=limit)
+    kwargs["response_cost"] = slo["response_cost"] = cost
+    payload = _PROXY.payload
+    return Event(kwargs, payload["response_obj"], payload["start_time"], payload["end_time"],
+                 False, f"spend={spend!r}, limit={limit!r}, cost={cost!r}")  # fmt: skip
+
+
+_PROXY = next(c for c in CAPTURED if c.scenario == "proxy_metadata")
+
+
+#: Exact for these amounts (the default context rounds to 28 digits: 0.1 + 5e-324).
+EXACT = Context(prec=1000)
+
+
+def _exact(amount: float) -> Decimal:
+    return Decimal(repr(amount))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.tuples(_AMOUNTS, _AMOUNTS, _COSTS),
+    second=st.tuples(_AMOUNTS, _AMOUNTS, _COSTS),
+)
+def test_both_paths_compute_budgets_alike(
+    first: tuple[float, float, float], second: tuple[float, float, float]
+) -> None:
+    """The spend and remaining gauges are the exact decimal sums of the amounts the
+    payload's floats stand for, rounded once, whichever path records the event (the
+    second event of an identity takes the fast path)."""
+    sequence = [_budget_payload(*first), _budget_payload(*second)]
+    fast, fast_registry = make_pipeline(Settings(), fast=True)
+    general, general_registry = make_pipeline(Settings(), fast=False)
+    record_all(fast, sequence)
+    record_all(general, sequence)
+    assert fast.fast_events == 1
+    assert_same_metrics(fast_registry, general_registry)
+    spends = [EXACT.add(_exact(s), _exact(c)) for s, _, c in (first, second)]
+    newest = 1 if spends[1] >= spends[0] else 0  # a lower spend is a late event
+    limit = (first, second)[newest][1]
+    metadata = _PROXY.payload["kwargs"]["standard_logging_object"]["metadata"]
+    labels = {"scope": "api_key", "subject": metadata["user_api_key_hash"], "alias": "search-prod"}
+    value = fast_registry.get_sample_value
+    assert value("llm_budget_spend_usd", labels) == float(spends[newest])
+    assert value("llm_budget_remaining_usd", labels) == float(
+        EXACT.subtract(_exact(limit), spends[newest])
+    )
+    assert value("llm_budget_limit_usd", labels) == limit
+
+
+def test_the_issue_example_is_exact_on_both_paths() -> None:
+    """Limit 0.2, spend 1.8 + cost 0.1: remaining -1.7, not -1.7000000000000002."""
+    for fast in (True, False):
+        pipeline, registry = make_pipeline(Settings(), fast=fast)
+        events = [_budget_payload(1.7, 0.2, 0.1), _budget_payload(1.8, 0.2, 0.1)]
+        record_all(pipeline, events)
+        assert pipeline.fast_events == (1 if fast else 0)
+        remaining = [s.value for f in registry.collect() for s in f.samples
+                     if s.name == "llm_budget_remaining_usd"
+                     and s.labels["scope"] == "api_key"]  # fmt: skip
+        assert remaining == [-1.7]

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
 
 from gatewaymetrics import (
     BudgetScope,
@@ -21,6 +22,7 @@ from gatewaymetrics import (
     TokenUsage,
 )
 from gatewaymetrics.backends.memory import MemoryBackend
+from gatewaymetrics.backends.prometheus import PrometheusBackend
 from gatewaymetrics.testing import call_event, memory_pipeline
 from tests.core.test_litellm_payload import slo_kwargs
 from tests.strategies import call_events
@@ -177,27 +179,69 @@ def test_many_threads_lose_nothing(events: list[CallEvent]) -> None:
     assert backend.sum("gatewaymetrics_events_dropped_total") == 0.0
 
 
-class Interleaving(MemoryBackend):
-    """While the first budget event is being applied, a newer one overtakes it: the
-    race two gateway threads can run into, made deterministic."""
-
-    def __init__(self, pipeline_box: list[Pipeline], newer: CallEvent) -> None:
-        super().__init__()
-        self.box = pipeline_box
-        self.newer: CallEvent | None = newer
-
-    def apply(self, samples: Sequence[Sample]) -> None:
-        newer, self.newer = self.newer, None
-        if newer is not None and any(s.metric.key == "budget_spend" for s in samples):
-            self.box[0].record(newer)  # the newer event reaches the backend first
-        super().apply(samples)
+def _renamed(spend: str, alias: str, limit: str | None = "10") -> CallEvent:
+    snapshot = BudgetSnapshot(
+        scope=BudgetScope.API_KEY,
+        subject="k",
+        alias=alias,
+        limit_usd=None if limit is None else Decimal(limit),
+        spend_usd=Decimal(spend),
+    )
+    return CallEvent(call=CallRecord(), budgets=(snapshot,))
 
 
-def test_an_overtaken_budget_event_is_settled_to_the_newest() -> None:
-    box: list[Pipeline] = []
-    backend = Interleaving(box, _budget_event("5"))
-    box.append(Pipeline([backend], ONLY_MODEL))
-    box[0].record(_budget_event("3"))
-    labels = {"scope": "api_key", "subject": "k", "alias": "ci"}
-    assert backend.exact("llm_budget_spend_usd", **labels) == Decimal("5")
-    assert backend.exact("llm_budget_remaining_usd", **labels) == Decimal("5")
+BUDGET_GAUGES = ("llm_budget_limit_usd", "llm_budget_spend_usd", "llm_budget_remaining_usd")
+
+
+def test_a_renamed_alias_leaves_one_series_per_budget_memory() -> None:
+    recorder = memory_pipeline(ONLY_MODEL)
+    pipeline, backend = recorder.pipeline, recorder.backend
+    pipeline.record(_renamed("1", alias="ci"))
+    pipeline.record(_renamed("2", alias="ci-2"))  # the key's alias was renamed
+    pipeline.record(_renamed("1.5", alias="ci"))  # a late event: changes nothing
+    renamed = [{"scope": "api_key", "subject": "k", "alias": "ci-2"}]
+    for name in BUDGET_GAUGES:
+        assert backend.series(name) == renamed
+    assert backend.exact("llm_budget_remaining_usd", **renamed[0]) == Decimal(8)
+    pipeline.record(_renamed("3", alias="ci-3", limit=None))  # renamed and unlimited
+    assert backend.series("llm_budget_spend_usd") == [{**renamed[0], "alias": "ci-3"}]
+    assert backend.series("llm_budget_limit_usd") == []
+    assert backend.series("llm_budget_remaining_usd") == []
+
+
+def test_a_renamed_alias_leaves_one_series_per_budget_prometheus() -> None:
+    registry = CollectorRegistry()
+    pipeline = Pipeline([PrometheusBackend(registry=registry, multiprocess=False)], ONLY_MODEL)
+    pipeline.record(_renamed("1", alias="ci"))
+    pipeline.record(_renamed("2", alias="ci-2"))
+    text = generate_latest(registry).decode()
+    budget_lines = [line for line in text.splitlines() if line.startswith("llm_budget_")]
+    assert budget_lines == [
+        'llm_budget_limit_usd{alias="ci-2",scope="api_key",subject="k"} 10.0',
+        'llm_budget_spend_usd{alias="ci-2",scope="api_key",subject="k"} 2.0',
+        'llm_budget_remaining_usd{alias="ci-2",scope="api_key",subject="k"} 8.0',
+    ]
+
+
+def test_an_alias_rendered_alike_is_not_a_rename() -> None:
+    """Aliases cut to the same label value are one series: nothing is removed."""
+    recorder = memory_pipeline(Settings(labels=LabelSettings(identity=("model",),
+                                                             max_value_length=4)))  # fmt: skip
+    recorder.pipeline.record(_renamed("1", alias="ci-1x"))
+    recorder.pipeline.record(_renamed("2", alias="ci-1y"))
+    labels = {"scope": "api_", "subject": "k", "alias": "ci-1"}
+    assert recorder.backend.series("llm_budget_spend_usd") == [labels]
+    assert recorder.backend.value("llm_budget_spend_usd", **labels) == 2.0
+
+
+def test_a_gauge_without_the_alias_label_keeps_its_series_on_a_rename() -> None:
+    recorder = memory_pipeline(
+        Settings(labels=LabelSettings(identity=("model",), exclude={"budget_spend": ("alias",)}))
+    )
+    recorder.pipeline.record(_renamed("1", alias="a"))
+    recorder.pipeline.record(_renamed("2", alias="b"))
+    backend = recorder.backend
+    assert backend.series("llm_budget_limit_usd") == [{"scope": "api_key", "subject": "k",
+                                                        "alias": "b"}]  # fmt: skip
+    assert backend.series("llm_budget_spend_usd") == [{"scope": "api_key", "subject": "k"}]
+    assert backend.value("llm_budget_spend_usd", scope="api_key", subject="k") == 2.0

@@ -80,3 +80,36 @@ def test_the_command_fails_cleanly_on_a_missing_file(tmp_path: Path) -> None:
         f"gatewaymetrics: invalid FILE: '{missing}'; "
         "allowed: a readable file (No such file or directory)\n"
     )
+
+
+def test_replay_without_identity_labels() -> None:
+    """GATEWAYMETRICS_LABELS_IDENTITY= (empty) means no identity labels: validation
+    accepted it, and replay then failed with a ValueError in its summary."""
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gatewaymetrics", "replay", str(EXAMPLES)],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GATEWAYMETRICS_LABELS_IDENTITY": "",
+             "GATEWAYMETRICS_BACKENDS": "memory"},
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[2] == "19 requests, 5 failed, 366 tokens, 0.0010802 USD"
+    assert lines[7].split() == [
+        "(none)", "19", "26.3%", "138", "228", "0.0010802", "1", "0.007", "0.672", "0.010", "1.216"
+    ]  # fmt: skip
+
+
+def test_the_summary_leaves_out_what_a_metric_does_not_carry() -> None:
+    from gatewaymetrics import LabelSettings, Settings
+    from gatewaymetrics.summary import render_summary
+
+    recorder = memory_pipeline(
+        Settings(labels=LabelSettings(exclude={"tokens": ["requested_model"]}))
+    )
+    with EXAMPLES.open(encoding="utf-8") as lines:
+        replay(lines, recorder.pipeline)
+    rows = [line.split() for line in render_summary(recorder.backend, recorder.pipeline.plan)
+            .splitlines() if line.startswith("gpt-4o-mini ")]  # fmt: skip
+    assert rows == [["gpt-4o-mini", "10", "30.0%", "-", "-", "0.0000750", "0", *rows[0][7:]]]

@@ -18,8 +18,17 @@ import sys
 import threading
 from collections.abc import Sequence
 
+import attrs
+
 from gatewaymetrics.backends.memory import MemoryBackend
-from gatewaymetrics.config import Config, build_pipeline, load_config
+from gatewaymetrics.config import (
+    Config,
+    build_pipeline,
+    load_config,
+    parse_option,
+    serve_metrics,
+    validate,
+)
 from gatewaymetrics.errors import GatewayMetricsError
 from gatewaymetrics.pipeline import Pipeline
 from gatewaymetrics.replay import replay
@@ -115,22 +124,29 @@ def _replay(config: Config, path: str, exposition: bool) -> int:
 
 
 def _serve(config: Config, host: str | None, port: int | None) -> int:
-    from prometheus_client import CollectorRegistry
-
-    from gatewaymetrics.backends.prometheus import PrometheusBackend
-
-    backend = PrometheusBackend(
-        registry=CollectorRegistry(), multiprocess=config.prometheus.multiprocess
+    """``/metrics`` of this process, or of the multiprocess directory, on ``--host`` and
+    ``--port`` (default: the configuration's; 0 picks a free port). Errors name the
+    flag when the value came from one."""
+    p = config.prometheus
+    p = attrs.evolve(
+        p, host=p.host if host is None else host, port=p.port if port is None else port
     )
-    pipeline = Pipeline([backend], config.settings)
+    config = attrs.evolve(config, backends=("prometheus",), prometheus=p)
+    flags = {"prometheus.host": "--host" if host is not None else None,
+             "prometheus.port": "--port" if port is not None else None}  # fmt: skip
     try:
-        bound = backend.serve(host=host or config.prometheus.host,
-                              port=config.prometheus.port if port is None else port)  # fmt: skip
-    except OSError as exc:
-        raise GatewayMetricsError(
-            "prometheus.port", port, f"a free port ({exc.strerror})"
-        ) from None
-    source = backend.multiprocess_dir or "this process"
+        validate(config)
+        pipeline = build_pipeline(attrs.evolve(config, prometheus=attrs.evolve(p, port=0)))
+        try:
+            bound = serve_metrics(pipeline.backends[0], p)  # type: ignore[arg-type]  # the one backend
+            assert bound is not None  # not shared: a taken port is an error
+        except GatewayMetricsError:
+            pipeline.close()
+            raise
+    except GatewayMetricsError as exc:
+        flag = flags.get(exc.key)
+        raise exc if flag is None else exc.renamed(flag) from None
+    source = getattr(pipeline.backends[0], "multiprocess_dir", None) or "this process"
     print(f"Serving http://{bound[0]}:{bound[1]}/metrics for {source}; Ctrl-C to stop.", flush=True)
     _wait_for_signal()
     pipeline.close()
@@ -138,6 +154,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 
 def _check_config(config: Config) -> int:
+    validate(config)  # every check build_pipeline makes
     settings = config.settings
     labels = settings.labels
     print(f"backends = {list(config.backends)}")
@@ -151,9 +168,16 @@ def _check_config(config: Config) -> int:
     )
     if "prometheus" in config.backends:
         p = config.prometheus
-        print(
-            f"prometheus = {{host = {p.host!r}, port = {p.port}, multiprocess = {p.multiprocess}}}"
-        )
+        shown = [f"host = {p.host!r}", f"port = {p.port}", f"multiprocess = {p.multiprocess}"]
+        if p.bearer_token is not None:
+            shown.append("bearer_token = <set>")  # a credential is never printed
+        if p.basic_auth_user is not None:
+            shown.append(f"basic_auth = {{user = {p.basic_auth_user!r}, password = <set>}}")
+        if p.tls_cert_file is not None:
+            shown.append(
+                f"tls = {{cert_file = {p.tls_cert_file!r}, key_file = {p.tls_key_file!r}}}"
+            )
+        print(f"prometheus = {{{', '.join(shown)}}}")
     if "statsd" in config.backends:
         s = config.statsd
         print(f"statsd = {{host = {s.host!r}, port = {s.port}, protocol = {s.protocol!r}, "
@@ -181,8 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--exposition", action="store_true", help="print the Prometheus exposition instead"
     )
     serve = commands.add_parser("serve", help="a standalone /metrics server")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None, help="default: prometheus.host")
+    serve.add_argument("--port", default=None, help="0 to 65535; default: prometheus.port")
     check = commands.add_parser("check-config", help="validate and print the configuration")
     check.add_argument(
         "file", nargs="?", default=None, help="a TOML file (default: the environment's)"
@@ -198,7 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(config, args.calls, args.serve)
         if args.command == "replay":
             return _replay(config, args.file, args.exposition)
-        return _serve(config, args.host, args.port)
+        host = (
+            None if args.host is None else parse_option("prometheus.host", args.host, name="--host")
+        )
+        port = (
+            None if args.port is None else parse_option("prometheus.port", args.port, name="--port")
+        )
+        return _serve(config, host, port)
     except _UsageError as exc:
         print(f"gatewaymetrics: {exc}", file=sys.stderr)
         return 2

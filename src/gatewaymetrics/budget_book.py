@@ -1,27 +1,41 @@
-"""Budget state: the last accepted snapshot of every budget subject.
+"""Budget state: the last accepted reading of every budget subject, and its gauges.
 
 Events arrive out of order and from many threads; a budget's gauges must never move
 backwards. Each subject keeps one :class:`BudgetState`; a new reading replaces its
 mark only if :func:`gatewaymetrics.core.budget.supersedes` says so (the one rule, on
-both paths), under one lock. Gauges are written outside the lock, so an event whose
-budgets were overtaken meanwhile sets them again (:meth:`BudgetBook.settle`).
+both paths). The decision and the writing of the gauges are one step under the book's
+lock, so backends get budget gauges in the order they were decided: no reader ever
+sees a spend go down within a period. The call's own metrics go in the same write (one
+``apply`` per event: one StatsD packet), so only the decimal arithmetic is done
+outside the lock.
+A subject has one series: a reading whose labels (an alias renamed) differ from the
+last mark's removes the old series in the same step.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from gatewaymetrics.core.budget import supersedes
+from gatewaymetrics.core.budget import gauge, money, remaining, spend_after_call, supersedes
 from gatewaymetrics.core.call_values import BudgetValues
-from gatewaymetrics.core.measure import budget_labels, measure_budget
+from gatewaymetrics.core.measure import budget_labels, measure_budget, self_sample
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import BudgetScope, BudgetSnapshot
-from gatewaymetrics.core.samples import Number, Sample
+from gatewaymetrics.core.samples import Sample
+from gatewaymetrics.fan_out import FanOut, Handle
+from gatewaymetrics.series_guard import SeriesGuard
 
-__all__ = ["BudgetBook", "BudgetMark", "BudgetOffer", "BudgetState", "subject_key"]
+if TYPE_CHECKING:  # bound_series imports this module
+    from gatewaymetrics.bound_series import BoundBudget
+
+__all__ = ["BudgetBook", "BudgetMark", "BudgetState", "subject_key"]
 
 Labels = tuple[str, ...]
+_GAUGES = ("budget_limit", "budget_spend", "budget_remaining")
+_LIMIT_GAUGES = ("budget_limit", "budget_remaining")
 
 
 def subject_key(scope: BudgetScope, subject: str) -> str:
@@ -31,66 +45,49 @@ def subject_key(scope: BudgetScope, subject: str) -> str:
 
 
 class BudgetMark:
-    """A budget reading that was accepted: its reset time and ``spend`` (compared with
-    the next), and what its gauges are set to: ``labels`` (scope, subject, alias),
-    ``limit``, ``spend_value`` and ``remaining`` (None: unlimited, no series)."""
+    """A budget reading that was accepted: its reset time and exact ``spend``
+    (compared with the next), the ``labels`` (scope, subject, alias) its gauges were
+    written with, and its exact ``limit`` (None: unlimited, no limit series)."""
 
-    __slots__ = ("labels", "limit", "remaining", "reset_at", "spend", "spend_value")
+    __slots__ = ("labels", "limit", "reset_at", "spend")
 
     def __init__(
-        self,
-        *,
-        reset_at: float | None,
-        spend: Number,
-        labels: Labels,
-        limit: Number | None,
-        spend_value: Number,
-        remaining: Number | None,
+        self, *, reset_at: float | None, spend: Decimal, labels: Labels, limit: Decimal | None
     ) -> None:
         self.reset_at = reset_at
         self.spend = spend
         self.labels = labels
         self.limit = limit
-        self.spend_value = spend_value
-        self.remaining = remaining
 
 
 class BudgetState:
     """One budget subject's last accepted reading. The object lasts as long as the
-    book (the fast path holds it); ``mark`` is replaced under the book's lock."""
+    book (the fast path holds it); ``mark`` is replaced under the book's lock.
+    ``limit_money``: the last float limit the fast path read, with its exact amount
+    (a limit rarely changes; converting it once saves a decimal conversion)."""
 
-    __slots__ = ("mark",)
+    __slots__ = ("limit_money", "mark")
 
     def __init__(self, mark: BudgetMark) -> None:
         self.mark = mark
-
-
-class BudgetOffer:
-    """A known subject's new reading, from the fast path: its ``state``, the
-    ``labels`` of its gauges and the ``values`` the event reports."""
-
-    __slots__ = ("labels", "state", "values")
-
-    def __init__(self, state: BudgetState, labels: Labels, values: BudgetValues) -> None:
-        self.state = state
-        self.labels = labels
-        self.values = values
+        self.limit_money: tuple[float, Decimal] | None = None
 
 
 class BudgetBook:
-    """Every budget subject's state, up to ``cap`` subjects. ``float_spends``: spends
-    are compared as floats (the fast path's sinks keep float64), else as Decimals."""
+    """Every budget subject's state, up to ``cap`` subjects, and the writing of their
+    gauges through ``fan_out`` (new series admitted by ``guard``)."""
 
-    def __init__(self, plan: Plan, cap: int, *, float_spends: bool) -> None:
+    def __init__(self, plan: Plan, cap: int, *, fan_out: FanOut, guard: SeriesGuard) -> None:
         self._plan = plan
         self._cap = cap
-        self._float = float_spends
-        self._lock = threading.Lock()
+        self._fan_out = fan_out
+        self._guard = guard
+        #: Re-entrant: a backend that records into this pipeline from inside its own
+        #: apply (a logging hook, say) must not deadlock the gateway.
+        self._lock = threading.RLock()
         self._states: dict[str, BudgetState] = {}
         self._labels: dict[tuple[BudgetScope, str, str | None], Labels] = {}
-        #: Counts the events whose budgets were accepted: an event that sees it moved
-        #: between its acceptance and its fan-out may have been overtaken.
-        self._writes = 0
+        self._overflow = self_sample(plan, "series_overflow", plan.metrics["budget_spend"].name)
 
     def state(self, subject: str) -> BudgetState | None:
         """The state of ``subject`` (:func:`subject_key`), if it was ever accepted."""
@@ -106,102 +103,103 @@ class BudgetBook:
             labels = self._labels[key] = budget_labels(scope, subject, alias, self._plan)
         return labels
 
-    def accept(
-        self, snapshots: Iterable[BudgetSnapshot]
-    ) -> tuple[list[tuple[BudgetState, BudgetMark]], int]:
-        """The snapshots that supersede the last reading of their subject (they become
-        it), and how many were new subjects beyond the cap."""
-        accepted: list[tuple[BudgetState, BudgetMark]] = []
-        overflowed = 0
+    # -- the general path ---------------------------------------------------------------
+
+    def record(self, snapshots: Iterable[BudgetSnapshot], samples: list[Sample]) -> None:
+        """Accept the snapshots that supersede the last reading of their subject and
+        write their gauges, with the call's own ``samples``, as one step. A new subject
+        beyond the cap is counted in ``gatewaymetrics_series_overflow_total`` (for the
+        spend gauge) instead."""
         with self._lock:
             for snapshot in snapshots:
-                state = self._states.get(subject_key(snapshot.scope, snapshot.subject))
+                key = subject_key(snapshot.scope, snapshot.subject)
+                state = self._states.get(key)
                 if state is None and len(self._states) >= self._cap:
-                    overflowed += 1
+                    samples.append(self._overflow)
+                    continue
+                spend = snapshot.spend_usd
+                if state is not None and not supersedes(
+                    spend, snapshot.reset_at, state.mark.spend, state.mark.reset_at
+                ):
+                    continue  # a late event: spend never goes back
+                labels = self.labels(snapshot.scope, snapshot.subject, snapshot.alias)
+                mark = BudgetMark(
+                    reset_at=snapshot.reset_at, spend=spend, labels=labels, limit=snapshot.limit_usd
+                )
+                if state is None:
+                    self._states[key] = BudgetState(mark)
                 else:
-                    self._offer(snapshot, state, accepted)
-            if accepted:
-                self._writes += 1
-        return accepted, overflowed
+                    if state.mark.labels != labels:
+                        samples += self._removals(state.mark.labels, labels, _GAUGES)
+                    state.mark = mark
+                limit, left = snapshot.limit_usd, snapshot.remaining_usd
+                samples += measure_budget(self._plan, labels, limit, spend, left)
+            if samples:
+                self._fan_out.apply(self._guard.admit(samples))
 
-    def _offer(
+    # -- the fast path ------------------------------------------------------------------
+
+    def record_values(
         self,
-        snapshot: BudgetSnapshot,
-        state: BudgetState | None,
-        accepted: list[tuple[BudgetState, BudgetMark]],
+        budgets: Sequence[BoundBudget],
+        readings: Sequence[BudgetValues],
+        cost: float | Decimal | None,
+        updates: list[tuple[Handle, object]],
     ) -> None:
-        """Accept ``snapshot`` if it supersedes ``state`` (under the lock)."""
-        spend: Number = float(snapshot.spend_usd) if self._float else snapshot.spend_usd
-        if state is not None and not supersedes(
-            spend, snapshot.reset_at, state.mark.spend, state.mark.reset_at
-        ):
-            return
-        mark = BudgetMark(
-            reset_at=snapshot.reset_at,
-            spend=spend,
-            labels=self.labels(snapshot.scope, snapshot.subject, snapshot.alias),
-            limit=snapshot.limit_usd,
-            spend_value=snapshot.spend_usd,
-            remaining=snapshot.remaining_usd,
-        )
-        if state is None:
-            state = BudgetState(mark)
-            self._states[subject_key(snapshot.scope, snapshot.subject)] = state
-        else:
-            state.mark = mark
-        accepted.append((state, mark))
-
-    def accept_values(self, offers: Sequence[BudgetOffer]) -> tuple[list[BudgetMark | None], int]:
-        """Known subjects' readings from the fast path: the new mark of each (None: not
-        accepted), and a write number for :meth:`overtaken` (0: none accepted)."""
-        marks: list[BudgetMark | None] = []
-        written = 0
+        """Known subjects' readings from the fast path (spends before this call, whose
+        ``cost`` they add), each a prepared :class:`BoundBudget`: the same arithmetic as
+        the general path's records (core/budget.py), the same decision, and the gauges
+        written by their bound handles with the call's own ``updates``, as one step."""
+        call_cost = None if cost is None else money(cost)
+        offers = []
+        for budget, reading in zip(budgets, readings, strict=True):  # outside the lock
+            spend = spend_after_call(money(reading.spend), call_cost)
+            limit = None if reading.limit is None else self._limit(budget, reading.limit)
+            left = remaining(limit, spend)
+            value = gauge(spend) if left is None else (reading.limit, gauge(spend), gauge(left))
+            offers.append((budget, reading.reset_at, spend, limit, value))
         with self._lock:
-            for offer in offers:
-                state, values = offer.state, offer.values
+            removals: list[Sample] = []
+            for budget, reset_at, spend, limit, value in offers:
+                state = budget.state
+                if state is None:
+                    continue  # a prepared budget has its state
                 last = state.mark
-                spend = values.spend
-                if supersedes(spend, values.reset_at, last.spend, last.reset_at):
-                    limit = values.limit
-                    state.mark = mark = BudgetMark(
-                        reset_at=values.reset_at,
-                        spend=spend,
-                        labels=offer.labels,
-                        limit=limit,
-                        spend_value=spend,
-                        remaining=None if limit is None else limit - spend,
-                    )
-                    marks.append(mark)
-                    written = 1
+                if not supersedes(spend, reset_at, last.spend, last.reset_at):
+                    continue  # a late event: spend never goes back
+                labels = budget.labels
+                state.mark = BudgetMark(reset_at=reset_at, spend=spend, labels=labels, limit=limit)
+                renamed = last.labels != labels
+                if renamed:
+                    removals += self._removals(last.labels, labels, _GAUGES)
+                if limit is None:
+                    updates.append((budget.unlimited, value))
+                    if renamed or last.limit is not None:  # its limit series go
+                        removals += self._removals(labels, None, _LIMIT_GAUGES)
                 else:
-                    marks.append(None)
-            if written:
-                self._writes += 1
-                written = self._writes
-        return marks, written
+                    updates.append((budget.limited, value))
+            self._fan_out.apply_bound(updates)
+            if removals:
+                self._fan_out.apply(removals)
 
-    def overtaken(self, written: int) -> bool:
-        """Whether another event's budgets were accepted after write number ``written``."""
-        return self._writes != written
+    def _limit(self, budget: BoundBudget, limit: float) -> Decimal:
+        """The exact amount of a float limit, converted once per subject and limit."""
+        state = budget.state
+        known = None if state is None else state.limit_money
+        if known is not None and known[0] == limit and limit != 0.0:  # (-0.0 == 0.0)
+            return known[1]
+        exact = money(limit)
+        if state is not None:
+            state.limit_money = (limit, exact)
+        return exact
 
-    def samples(self, mark: BudgetMark) -> list[Sample]:
-        """The gauges of ``mark``: limit and remaining removed when unlimited."""
-        return measure_budget(self._plan, mark.labels, mark.limit, mark.spend_value, mark.remaining)
-
-    def settle(
-        self,
-        state: BudgetState,
-        applied: BudgetMark | None,
-        apply: Callable[[list[Sample]], None],
-    ) -> None:
-        """After a budget's gauges were set to ``applied``, set them again (through
-        ``apply``) if a newer reading was accepted meanwhile: its own event may have
-        reached a backend first (None: not known, set them again anyway). Gauge sets
-        are absolute, so repeating one is harmless; no lock is held while they run."""
-        last = applied
-        while True:
-            current = state.mark
-            if current is last:
-                return
-            apply(self.samples(current))
-            last = current
+    def _removals(self, old: Labels, new: Labels | None, keys: Sequence[str]) -> list[Sample]:
+        """Removal samples for the gauges ``keys`` labelled ``old``, except those whose
+        series the ``new`` labels render the same (they are set, not removed)."""
+        plan, metrics = self._plan, self._plan.metrics
+        out = []
+        for key in keys:
+            series = plan.labels(key, (), old)
+            if new is None or plan.labels(key, (), new) != series:
+                out.append(Sample(metrics[key], series, None))
+        return out

@@ -18,6 +18,9 @@ environment wins), checked at start-up, and the one way to build a pipeline from
     host = "127.0.0.1"
     port = 9464            # 0: no own server (mount the app on the gateway instead)
     multiprocess_dir = "/run/gatewaymetrics"   # or PROMETHEUS_MULTIPROC_DIR
+    bearer_token = "..."   # own server only; or basic_auth_user + basic_auth_password
+    tls_cert_file = "/etc/gatewaymetrics/cert.pem"   # with tls_key_file: HTTPS
+    tls_key_file = "/etc/gatewaymetrics/key.pem"
 
     [statsd]
     host = "127.0.0.1"
@@ -29,7 +32,13 @@ Every key has an environment variable: ``GATEWAYMETRICS_`` + the dotted key in u
 case with ``_`` for the dots (``GATEWAYMETRICS_STATSD_PORT=8126``); lists are comma
 separated; ``GATEWAYMETRICS_LABELS_CUSTOM`` is ``app=requester_metadata.app,...``.
 Unknown keys, wrong types and bad values raise :class:`GatewayMetricsError` naming the
-key, the value and what is allowed.
+key, the value and what is allowed (never the value of a credential or of an unknown
+key). Other ``GATEWAYMETRICS_*`` variables the project reads are in :data:`OTHER_ENV`.
+
+:func:`validate` is every check :func:`build_pipeline` makes, made without building:
+the backends' extras installed, the multiprocess directory, the ``/metrics`` server's
+host, port and TLS files. ``gatewaymetrics check-config`` runs it; ``build_pipeline``
+runs it first, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -39,89 +48,52 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gatewaymetrics import config_values as read
+from gatewaymetrics import startup_checks as checks
+from gatewaymetrics.backends import server_options, statsd_options
+from gatewaymetrics.backends.statsd_lines import Dialect
 from gatewaymetrics.core.settings import LabelSettings, Settings
 from gatewaymetrics.errors import GatewayMetricsError
 from gatewaymetrics.pipeline import Pipeline
 from gatewaymetrics.protocols import Backend
 
-__all__ = ["BACKENDS", "Config", "build_pipeline", "load_config"]
+if TYPE_CHECKING:
+    from gatewaymetrics.backends.prometheus import PrometheusBackend
+
+__all__ = [
+    "BACKENDS",
+    "OTHER_ENV",
+    "Config",
+    "PrometheusConfig",
+    "StatsdConfig",
+    "build_pipeline",
+    "load_config",
+    "parse_option",
+    "serve_metrics",
+    "validate",
+]
 
 log = logging.getLogger("gatewaymetrics")
 
 ENV_PREFIX = "GATEWAYMETRICS_"
 CONFIG_ENV = "GATEWAYMETRICS_CONFIG"
+#: The project's ``GATEWAYMETRICS_*`` variables that are not configuration keys:
+#: :func:`load_config` accepts them and leaves them to their readers.
+OTHER_ENV = (
+    CONFIG_ENV,  # names the TOML file
+    "GATEWAYMETRICS_PURE_BUILD",  # read by hatch_build.py when a wheel is built
+    "GATEWAYMETRICS_PURE",  # retired (the old switch off the compiled copies); ignored
+)
 BACKENDS = ("memory", "prometheus", "statsd")
-
-
-def _text(key: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise GatewayMetricsError(key, value, "a string")
-    return value
-
-
-def _integer(low: int, high: int) -> Callable[[str, object], int]:
-    def parse(key: str, value: object) -> int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        if type(value) is not int or not low <= value <= high:
-            raise GatewayMetricsError(key, value, f"an integer from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _seconds(key: str, value: object) -> float:
-    try:
-        number = (
-            float(value)
-            if isinstance(value, str | int | float) and not isinstance(value, bool)
-            else None
-        )
-    except ValueError:
-        number = None
-    if number is None or not 0 < number <= 3600:
-        raise GatewayMetricsError(key, value, "seconds: a number more than 0, at most 3600")
-    return number
-
-
-def _names(key: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise GatewayMetricsError(
-            key, value, "a list of strings (comma separated in the environment)"
-        )
-    return tuple(value)
-
-
-def _buckets(key: str, value: object) -> tuple[float, ...]:
-    if isinstance(value, str):
-        try:
-            value = [float(part) for part in value.split(",") if part.strip()]
-        except ValueError:
-            raise GatewayMetricsError(key, value, "numbers, comma separated") from None
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        raise GatewayMetricsError(key, value, "a list of numbers (seconds)")
-    return tuple(float(v) for v in value)
-
-
-def _choice(*allowed: str) -> Callable[[str, object], str]:
-    def parse(key: str, value: object) -> str:
-        if value not in allowed:
-            raise GatewayMetricsError(key, value, allowed)
-        return str(value)
-
-    return parse
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name for it
 
 
 def _backends(key: str, value: object) -> tuple[str, ...]:
-    names = _names(key, value)
+    names = read.names(key, value)
     for name in names:
         if name not in BACKENDS:
             raise GatewayMetricsError(key, name, BACKENDS)
@@ -132,93 +104,141 @@ def _backends(key: str, value: object) -> tuple[str, ...]:
     return names
 
 
-def _custom(key: str, value: object) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, str):
-        pairs = []
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            name, sep, path = item.partition("=")
-            if not sep:
-                raise GatewayMetricsError(key, item, "label=dotted.path pairs, comma separated")
-            pairs.append((name.strip(), path.strip()))
-        return tuple(pairs)
-    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-        raise GatewayMetricsError(key, value, "a table of label = dotted path strings")
-    return tuple((str(k), str(v)) for k, v in value.items())
-
-
-def _per_metric(key: str, value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """``{requests = ["end_user"]}`` in TOML; ``requests:end_user+stream,tokens:user``
-    in the environment."""
-    if isinstance(value, str):
-        table: dict[str, object] = {}
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            metric, sep, labels = item.partition(":")
-            if not sep:
-                raise GatewayMetricsError(key, item, "metric:label+label pairs, comma separated")
-            table[metric.strip()] = [label.strip() for label in labels.split("+") if label.strip()]
-        value = table
-    if not isinstance(value, Mapping):
-        raise GatewayMetricsError(key, value, "a table of metric key = list of label names")
-    return tuple(
-        (str(metric), _names(f"{key}.{metric}", labels)) for metric, labels in value.items()
-    )
-
-
-def _flag(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise GatewayMetricsError(key, value, "true or false")
-
-
 # dotted key -> parser; the one table that says what can be configured.
-_SCHEMA: Mapping[str, Callable[[str, object], Any]] = {
+_SCHEMA: Mapping[str, read.Reader] = {
     "backends": _backends,
-    "prefix": _text,
-    "naming": _text,
-    "series_cap": _integer(1, 10_000_000),
-    "duration_buckets": _buckets,
-    "labels.identity": _names,
-    "labels.opt_in": _names,
-    "labels.custom": _custom,
-    "labels.include": _per_metric,
-    "labels.exclude": _per_metric,
-    "labels.api_key": _choice("fingerprint", "alias", "drop"),
-    "labels.max_value_length": _integer(1, 4096),
-    "prometheus.host": _text,
-    "prometheus.port": _integer(0, 65535),
-    "prometheus.multiprocess": _flag,
-    "prometheus.multiprocess_dir": _text,
-    "statsd.host": _text,
-    "statsd.port": _integer(1, 65535),
-    "statsd.protocol": _choice("udp", "tcp"),
-    "statsd.dialect": _choice("dogstatsd", "graphite", "influx", "plain"),
-    "statsd.prefix": _text,
-    "statsd.max_packet_size": _integer(64, 65507),
-    "statsd.timeout": _seconds,
-    "statsd.retry_after": _seconds,
+    "prefix": read.text,
+    "naming": read.text,
+    "series_cap": read.integer(1, 10_000_000),
+    "duration_buckets": read.buckets,
+    "labels.identity": read.names,
+    "labels.opt_in": read.names,
+    "labels.custom": read.custom,
+    "labels.include": read.per_metric,
+    "labels.exclude": read.per_metric,
+    "labels.api_key": read.choice("fingerprint", "alias", "drop"),
+    "labels.max_value_length": read.integer(1, 4096),
+    "prometheus.host": read.text,
+    "prometheus.port": read.integer(0, 65535),
+    "prometheus.multiprocess": read.flag,
+    "prometheus.multiprocess_dir": read.text,
+    "prometheus.bearer_token": read.rule(server_options.check_bearer_token),
+    "prometheus.basic_auth_user": read.rule(server_options.check_basic_auth_user),
+    "prometheus.basic_auth_password": read.rule(server_options.check_basic_auth_password),
+    "prometheus.tls_cert_file": read.path,
+    "prometheus.tls_key_file": read.path,
+    "statsd.host": read.text,
+    "statsd.port": read.integer(1, 65535),
+    "statsd.protocol": read.rule(statsd_options.check_protocol),
+    "statsd.dialect": read.rule(statsd_options.check_dialect),
+    "statsd.prefix": read.rule(statsd_options.check_prefix),
+    "statsd.max_packet_size": read.rule(statsd_options.check_max_packet_size, read.whole),
+    "statsd.timeout": read.rule(statsd_options.check_timeout, read.number),
+    "statsd.retry_after": read.rule(statsd_options.check_retry_after, read.number),
 }
+
+
+def parse_option(key: str, value: object, *, name: str | None = None) -> Any:
+    """``value`` for the dotted configuration ``key``, checked and parsed as the file
+    and the environment are; an error names ``name`` (a command-line flag, say) or the
+    key. For entry points that take a setting from elsewhere."""
+    return _SCHEMA[key](key if name is None else name, value)
+
+
+def _checked(key: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """A field validator: the schema's rule for ``key``, for configurations built
+    directly rather than loaded; the value must already be parsed (None: unset)."""
+
+    def check(_: object, __: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        parsed = _SCHEMA[key](key, value)
+        if parsed != value:
+            raise GatewayMetricsError(key, value, f"a {type(parsed).__name__}")
+
+    return check
+
+
+def _shown(value: object) -> str:
+    return "None" if value is None else "<set>"
 
 
 @attrs.frozen(kw_only=True)
 class PrometheusConfig:
-    host: str = "127.0.0.1"
-    port: int = 9464
-    multiprocess: bool | None = None
-    multiprocess_dir: str | None = None
+    """The Prometheus backend and its own ``/metrics`` server. Credentials are never
+    shown by ``repr``; a user comes with a password, a certificate with its key."""
+
+    host: str = attrs.field(default="127.0.0.1", validator=_checked("prometheus.host"))
+    port: int = attrs.field(default=9464, validator=_checked("prometheus.port"))
+    multiprocess: bool | None = attrs.field(
+        default=None, validator=_checked("prometheus.multiprocess")
+    )
+    multiprocess_dir: str | None = attrs.field(
+        default=None, validator=_checked("prometheus.multiprocess_dir")
+    )
+    bearer_token: str | None = attrs.field(
+        default=None, repr=_shown, validator=_checked("prometheus.bearer_token")
+    )
+    basic_auth_user: str | None = attrs.field(
+        default=None, validator=_checked("prometheus.basic_auth_user")
+    )
+    basic_auth_password: str | None = attrs.field(
+        default=None, repr=_shown, validator=_checked("prometheus.basic_auth_password")
+    )
+    tls_cert_file: str | None = attrs.field(
+        default=None, validator=_checked("prometheus.tls_cert_file")
+    )
+    tls_key_file: str | None = attrs.field(
+        default=None, validator=_checked("prometheus.tls_key_file")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        for (one, one_value), (other, other_value) in (
+            (("basic_auth_user", self.basic_auth_user),
+             ("basic_auth_password", self.basic_auth_password)),
+            (("tls_cert_file", self.tls_cert_file), ("tls_key_file", self.tls_key_file)),
+        ):  # fmt: skip
+            if (one_value is None) != (other_value is None):
+                given, missing = (one, other) if other_value is None else (other, one)
+                raise GatewayMetricsError(
+                    f"prometheus.{given}", getattr(self, given),
+                    f"set together with prometheus.{missing}",
+                    secret=given == "basic_auth_password",
+                )  # fmt: skip
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        """``(user, password)``, or None."""
+        if self.basic_auth_user is None or self.basic_auth_password is None:
+            return None
+        return (self.basic_auth_user, self.basic_auth_password)
+
+    def server_options(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`PrometheusBackend.serve` beyond host and port
+        that this configuration sets (credentials and TLS)."""
+        options = {
+            "bearer_token": self.bearer_token,
+            "basic_auth": self.basic_auth,
+            "tls_certfile": self.tls_cert_file,
+            "tls_keyfile": self.tls_key_file,
+        }
+        return {name: value for name, value in options.items() if value is not None}
 
 
 @attrs.frozen(kw_only=True)
 class StatsdConfig:
-    host: str = "127.0.0.1"
-    port: int = 8125
-    protocol: str = "udp"
-    dialect: str = "dogstatsd"
-    prefix: str = "llm"
-    max_packet_size: int = 8192
-    timeout: float = 0.25
-    retry_after: float = 1.0
+    """The StatsD backend: each option held to the backend's own rule."""
+
+    host: str = attrs.field(default="127.0.0.1", validator=_checked("statsd.host"))
+    port: int = attrs.field(default=8125, validator=_checked("statsd.port"))
+    protocol: statsd_options.Protocol_ = attrs.field(
+        default="udp", validator=_checked("statsd.protocol")
+    )
+    dialect: Dialect = attrs.field(default="dogstatsd", validator=_checked("statsd.dialect"))
+    prefix: str = attrs.field(default="llm", validator=_checked("statsd.prefix"))
+    max_packet_size: int = attrs.field(default=8192, validator=_checked("statsd.max_packet_size"))
+    timeout: float = attrs.field(default=0.25, validator=_checked("statsd.timeout"))
+    retry_after: float = attrs.field(default=1.0, validator=_checked("statsd.retry_after"))
 
 
 @attrs.frozen(kw_only=True)
@@ -226,7 +246,7 @@ class Config:
     """Everything a gateway process needs: the pipeline settings and the backends."""
 
     settings: Settings = attrs.field(factory=Settings)
-    backends: tuple[str, ...] = ("prometheus",)
+    backends: tuple[str, ...] = attrs.field(default=("prometheus",), validator=_checked("backends"))
     prometheus: PrometheusConfig = attrs.field(factory=PrometheusConfig)
     statsd: StatsdConfig = attrs.field(factory=StatsdConfig)
 
@@ -242,37 +262,51 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper().replace(".", "_")
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    by_env = {ENV_PREFIX + key.upper().replace(".", "_"): key for key in _SCHEMA}
+    by_env = {_env_name(key): key for key in _SCHEMA}
     values = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in OTHER_ENV:
             continue
         if name not in by_env:
-            raise GatewayMetricsError(name, value, sorted(by_env))
+            # Unknown, so possibly a misspelt credential: never shown.
+            raise GatewayMetricsError(name, value, sorted(by_env), secret=True)
         values[by_env[name]] = value
     return values
+
+
+def _read_toml(path: str | Path, source: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return _flatten(tomllib.load(handle))
+    except OSError as exc:
+        raise GatewayMetricsError(
+            source, str(path), f"a readable TOML file ({exc.strerror})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise GatewayMetricsError(
+            source, str(path), f"a UTF-8 TOML file (byte {exc.start} is not UTF-8)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GatewayMetricsError(source, str(path), f"valid TOML ({exc})") from None
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """The configuration from a TOML file (``path``, else ``GATEWAYMETRICS_CONFIG``,
     else none) and the environment (which wins). Defaults need nothing at all."""
     environ = os.environ if environ is None else environ
+    source = "config file" if path is not None else CONFIG_ENV
     path = path if path is not None else environ.get(CONFIG_ENV) or None
     raw: dict[str, Any] = {}
     if path is not None:
-        try:
-            with open(path, "rb") as handle:
-                raw = _flatten(tomllib.load(handle))
-        except OSError as exc:
-            raise GatewayMetricsError(
-                CONFIG_ENV, str(path), f"a readable TOML file ({exc.strerror})"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise GatewayMetricsError(CONFIG_ENV, str(path), f"valid TOML ({exc})") from None
+        raw = _read_toml(path, source)
         for key in raw:
             if key not in _SCHEMA:
-                raise GatewayMetricsError(key, raw[key], sorted(_SCHEMA))
+                raise GatewayMetricsError(key, raw[key], sorted(_SCHEMA), secret=True)
     raw.update(_from_env(environ))
     values = {key: _SCHEMA[key](key, value) for key, value in raw.items()}
 
@@ -293,10 +327,83 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     )
 
 
+# -- building, and checking that it would build -----------------------------------------
+
+
 def _missing_extra(backend: str, exc: ImportError) -> GatewayMetricsError:
     return GatewayMetricsError(
         "backends", backend, f"install its extra: pip install 'gatewaymetrics[{backend}]' ({exc})"
     )
+
+
+def _prometheus_backend(p: PrometheusConfig) -> PrometheusBackend:
+    """The Prometheus backend ``p`` describes, not yet declared or serving; what every
+    entry point makes, and what :func:`validate` makes to run its checks."""
+    if p.multiprocess_dir is not None:
+        # prometheus_client reads it once, on import: effective only before that.
+        os.environ.setdefault(MULTIPROC_ENV, p.multiprocess_dir)
+    try:
+        from prometheus_client import CollectorRegistry
+
+        from gatewaymetrics.backends import prometheus
+    except ImportError as exc:
+        raise _missing_extra("prometheus", exc) from None
+    directory = prometheus.multiprocess_dir()
+    if p.multiprocess if p.multiprocess is not None else directory is not None:
+        if directory is None:
+            raise GatewayMetricsError(
+                "prometheus.multiprocess_dir", None,
+                f"a directory when prometheus.multiprocess is true: set it, "
+                f"{_env_name('prometheus.multiprocess_dir')} or {MULTIPROC_ENV}",
+            )  # fmt: skip
+        given = "prometheus.multiprocess_dir" if directory == p.multiprocess_dir else MULTIPROC_ENV
+        checks.check_multiprocess_dir(directory, key=given)
+    return prometheus.PrometheusBackend(registry=CollectorRegistry(), multiprocess=p.multiprocess)
+
+
+def _check_prometheus(p: PrometheusConfig) -> None:
+    backend = _prometheus_backend(p)
+    shared = backend.multiprocess_dir is not None
+    backend.close()
+    if p.port:
+        if p.tls_cert_file is not None and p.tls_key_file is not None:
+            checks.check_tls(p.tls_cert_file, p.tls_key_file, prefix="prometheus")
+        checks.check_listen(p.host, p.port, prefix="prometheus", shared=shared)
+
+
+def _check_statsd(_: StatsdConfig) -> None:
+    # Its options hold to the backend's rules (StatsdConfig); the host is resolved by
+    # the backend, off the event path, not at start-up.
+    try:
+        import gatewaymetrics.backends.statsd  # noqa: F401  # the extra is installed
+    except ImportError as exc:
+        raise _missing_extra("statsd", exc) from None
+
+
+def validate(config: Config) -> None:
+    """Every check :func:`build_pipeline` makes, made without building a pipeline or
+    starting a server: raises :class:`GatewayMetricsError` naming the key (or the
+    environment variable) that was given. Like ``build_pipeline``, it exports
+    ``prometheus.multiprocess_dir`` as ``PROMETHEUS_MULTIPROC_DIR`` when that is unset."""
+    if "prometheus" in config.backends:
+        _check_prometheus(config.prometheus)
+    if "statsd" in config.backends:
+        _check_statsd(config.statsd)
+
+
+def serve_metrics(
+    backend: PrometheusBackend, p: PrometheusConfig, *, shared: bool = False
+) -> tuple[str, int] | None:
+    """Start ``backend``'s own ``/metrics`` server as ``p`` describes (host, port,
+    credentials, TLS); returns the address bound. A failure names its key. ``shared``:
+    several workers share one multiprocess directory and the first to start serves it,
+    so a port another one listens on already is None, not an error."""
+    try:
+        return backend.serve(host=p.host, port=p.port, **p.server_options())
+    except OSError as exc:
+        if shared and checks.address_taken(exc):
+            return None
+        raise checks.listen_error(exc, p.host, p.port, prefix="prometheus") from None
 
 
 def build_pipeline(
@@ -304,8 +411,10 @@ def build_pipeline(
 ) -> Pipeline:
     """The pipeline a configuration describes, its backends made and, for Prometheus
     with a port, its own ``/metrics`` server started. The one way every entry point
-    (the LiteLLM adapter, the command line, an embedding gateway) builds a pipeline."""
+    (the LiteLLM adapter, the command line, an embedding gateway) builds a pipeline.
+    Runs :func:`validate` first, so it fails exactly where ``check-config`` does."""
     config = config if config is not None else load_config()
+    validate(config)
     backends: list[Backend] = []
     served = None
     for name in config.backends:
@@ -314,44 +423,25 @@ def build_pipeline(
 
             backends.append(MemoryBackend())
         elif name == "prometheus":
-            directory = config.prometheus.multiprocess_dir
-            if directory is not None:
-                # prometheus_client reads it once, on import: effective only before that.
-                os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", directory)
-            try:
-                from prometheus_client import CollectorRegistry
-
-                from gatewaymetrics.backends.prometheus import PrometheusBackend
-            except ImportError as exc:
-                raise _missing_extra("prometheus", exc) from None
-            served = PrometheusBackend(
-                registry=CollectorRegistry(), multiprocess=config.prometheus.multiprocess
-            )
+            served = _prometheus_backend(config.prometheus)
             backends.append(served)
         else:
-            try:
-                from gatewaymetrics.backends.statsd import StatsdBackend
-            except ImportError as exc:
-                raise _missing_extra("statsd", exc) from None
+            from gatewaymetrics.backends.statsd import StatsdBackend
+
             s = config.statsd
             backends.append(
                 StatsdBackend.connect(
-                    s.host, s.port, s.protocol,  # type: ignore[arg-type]  # checked by the schema
-                    timeout=s.timeout, retry_after=s.retry_after,
-                    dialect=s.dialect,  # type: ignore[arg-type]  # checked by the schema
-                    prefix=s.prefix, max_packet_size=s.max_packet_size,
+                    s.host, s.port, s.protocol, timeout=s.timeout, retry_after=s.retry_after,
+                    dialect=s.dialect, prefix=s.prefix, max_packet_size=s.max_packet_size,
                 )
             )  # fmt: skip
     pipeline = Pipeline([*backends, *extra_backends], config.settings)
-    if served is not None and config.prometheus.port:
+    p = config.prometheus
+    if served is not None and p.port:
         try:
-            served.serve(host=config.prometheus.host, port=config.prometheus.port)
-        except OSError as exc:
-            if served.multiprocess_dir is None:
-                pipeline.close()
-                raise GatewayMetricsError(
-                    "prometheus.port", config.prometheus.port, f"a free port ({exc.strerror})"
-                ) from None
-            # Several workers share one multiprocess directory: the first one serves it.
-            log.info("gatewaymetrics: /metrics already served on port %s", config.prometheus.port)
+            if serve_metrics(served, p, shared=served.multiprocess_dir is not None) is None:
+                log.info("gatewaymetrics: /metrics already served on port %s", p.port)
+        except GatewayMetricsError:
+            pipeline.close()
+            raise
     return pipeline

@@ -1,22 +1,36 @@
 """Fan-out: one event's updates to every backend, each isolated from the others.
 
-A backend that raises is logged (by exception type only: a message can quote a
-payload) and counted in ``gatewaymetrics_backend_errors_total`` in every backend; the
-others still get the event. Nothing here raises.
+A backend that raises is counted in ``gatewaymetrics_backend_errors_total`` in every
+backend; the others still get the event. Nothing here raises.
+
+A backend that sends off the event path (StatsD's sender thread) cannot raise into
+the event that failed; it reports instead through the error sink the fan-out attaches
+when it has a ``report_errors_to(sink)`` method: ``sink(error type name, count)``,
+callable from any thread, counts ``count`` failures just the same.
+
+Logging is by exception type only (a message can quote a payload or a credential),
+and at most one line per ``log_interval`` seconds (default 60) for each backend and
+error type (and each dropped-event reason and type), saying how many failures it
+stands for: a dead daemon or an unwritable directory failing every event must not
+flood the gateway's log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from gatewaymetrics.core.measure import self_sample
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.protocols import Backend, BindingBackend
 
-__all__ = ["FanOut"]
+__all__ = ["FanOut", "LogLimiter"]
 
 log = logging.getLogger("gatewaymetrics")
 
@@ -24,17 +38,58 @@ log = logging.getLogger("gatewaymetrics")
 Handle = object
 
 
+class LogLimiter:
+    """At most one log line per ``interval`` seconds for each key, by ``clock``;
+    thread-safe. :meth:`admit` says whether to write the line now, and how many
+    occurrences it stands for (this one and those held back since the last line)."""
+
+    def __init__(self, clock: Callable[[], float], interval: float) -> None:
+        self._clock = clock
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._next: dict[tuple[str, ...], float] = {}
+        self._held: dict[tuple[str, ...], int] = {}
+
+    def admit(self, key: tuple[str, ...], count: int = 1) -> int:
+        """0: stay silent (``count`` is held back); else write one line now, for the
+        returned number of occurrences."""
+        now = self._clock()
+        with self._lock:
+            held = self._held.get(key, 0) + count
+            if now < self._next.get(key, -math.inf):
+                self._held[key] = held
+                return 0
+            self._next[key] = now + self._interval
+            self._held[key] = 0
+            return held
+
+
 class FanOut:
     """The backends of one pipeline. ``binding`` says whether every backend binds
     series (:class:`~gatewaymetrics.protocols.BindingBackend`), which the fast path
-    needs: then :meth:`bind`, :meth:`bind_group` and :meth:`apply_bound` work."""
+    needs: then :meth:`bind`, :meth:`bind_group` and :meth:`apply_bound` work.
 
-    def __init__(self, backends: Iterable[Backend], plan: Plan) -> None:
+    ``clock`` and ``log_interval`` rule how often a repeated failure is logged."""
+
+    def __init__(
+        self,
+        backends: Iterable[Backend],
+        plan: Plan,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        log_interval: float = 60.0,
+    ) -> None:
         self.backends: tuple[Backend, ...] = tuple(backends)
         self._plan = plan
         binders = tuple(b for b in self.backends if isinstance(b, BindingBackend))
         self.binding = bool(self.backends) and len(binders) == len(self.backends)
         self._binders = binders
+        self._log_interval = log_interval
+        self._limiter = LogLimiter(clock, log_interval)
+        for backend in self.backends:
+            attach = getattr(backend, "report_errors_to", None)
+            if callable(attach):
+                attach(functools.partial(self.report, backend))
 
     def declare(self, metrics: Sequence[Metric]) -> None:
         """Declare ``metrics`` to every backend (configuration errors raise)."""
@@ -88,7 +143,14 @@ class FanOut:
         """Count one dropped event (``gatewaymetrics_events_dropped_total``)."""
         try:
             if exc is not None:
-                log.error("gatewaymetrics: event dropped (%s): %s", reason, type(exc).__name__)
+                error = type(exc).__name__
+                times = self._limiter.admit(("dropped", reason, error))
+                if times:
+                    log.error(
+                        "gatewaymetrics: event dropped (%s): %s; %d time(s) since the last"
+                        " line about it (logged at most once per %g s)",
+                        reason, error, times, self._log_interval,
+                    )  # fmt: skip
             sample = [self_sample(self._plan, "events_dropped", reason)]
             for backend in self.backends:
                 with contextlib.suppress(Exception):  # nothing more can be done
@@ -108,8 +170,31 @@ class FanOut:
                     type(exc).__name__,
                 )
 
+    def report(self, backend: Backend, error: str, count: int) -> None:
+        """``count`` failures of ``backend`` (of the exception type named ``error``)
+        that happened off the event path: logged and counted as if ``apply`` had
+        raised. The error sink attached to backends; any thread; never raises."""
+        try:
+            self._log_failure(backend, error, count)
+            sample = [self_sample(self._plan, "backend_errors", backend.name, count)]
+            for other in self.backends:
+                with contextlib.suppress(Exception):  # the count is best effort
+                    other.apply(sample)
+        except Exception:  # logging itself can fail (closed streams at shutdown)
+            pass
+
     def _failed(self, backend: Backend, exc: Exception) -> None:
-        log.warning("gatewaymetrics: backend %s failed: %s", backend.name, type(exc).__name__)
+        with contextlib.suppress(Exception):  # logging itself can fail at shutdown
+            self._log_failure(backend, type(exc).__name__, 1)
+
+    def _log_failure(self, backend: Backend, error: str, count: int) -> None:
+        times = self._limiter.admit(("backend", backend.name, error), count)
+        if times:
+            log.warning(
+                "gatewaymetrics: backend %s failed: %s; %d failure(s) since the last line"
+                " about it (logged at most once per %g s)",
+                backend.name, error, times, self._log_interval,
+            )  # fmt: skip
 
     def _count_failures(self, failed: Sequence[Backend]) -> None:
         """``gatewaymetrics_backend_errors_total`` for each failed backend, everywhere."""

@@ -14,15 +14,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from gatewaymetrics.bound_series import BoundCall, NotAdmitted
-from gatewaymetrics.budget_book import BudgetBook, BudgetMark, BudgetOffer
-from gatewaymetrics.core.call_values import CallValues
+from gatewaymetrics.bound_series import BoundBudget, BoundCall, NotAdmitted
+from gatewaymetrics.budget_book import BudgetBook
+from gatewaymetrics.core.call_values import BudgetValues, CallValues
 from gatewaymetrics.core.litellm_fast import Uncommon, identity, read_values
 from gatewaymetrics.core.litellm_payload import parse_litellm
 from gatewaymetrics.core.measure import call_updates
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import CallEvent, Status
-from gatewaymetrics.core.samples import Sample
 from gatewaymetrics.core.settings import Settings
 from gatewaymetrics.fan_out import FanOut, Handle
 from gatewaymetrics.series_guard import SeriesGuard
@@ -130,30 +129,14 @@ class FastPath:
             if readings[index] is not None:
                 call.prepare(readings)
                 break
-        offers: list[BudgetOffer] = []
-        bound = []
+        bound: list[BoundBudget] = []
+        offered: list[BudgetValues] = []
         for budget, reading in zip(budgets, readings, strict=True):
-            if reading is not None and budget.state is not None:
-                offers.append(BudgetOffer(budget.state, budget.labels, reading))
+            if reading is not None:
                 bound.append(budget)
-        marks, written = self._book.accept_values(offers)
-        unlimited: list[BudgetMark] = []
-        for budget, mark in zip(bound, marks, strict=True):
-            if mark is None:
-                continue  # a late event: spend never goes back
-            if mark.limit is None:
-                updates.append((budget.unlimited, mark.spend))  # the spend gauge alone
-                unlimited.append(mark)
-            else:
-                updates.append((budget.limited, (mark.limit, mark.spend, mark.remaining)))
-        self._fan_out.apply_bound(updates)
-        for mark in unlimited:  # an unlimited budget has no limit or remaining series
-            self._fan_out.apply([s for s in self._book.samples(mark) if s.value is None])
-        if written and self._book.overtaken(written):  # another event wrote meanwhile
-            for budget in bound:
-                if budget.state is not None:
-                    self._book.settle(budget.state, None, self._apply_guarded)
+                offered.append(reading)
+        if bound:  # decided and written with the call's updates, as one step
+            self._book.record_values(bound, offered, values.cost, updates)
+        else:
+            self._fan_out.apply_bound(updates)
         self.events += 1
-
-    def _apply_guarded(self, samples: list[Sample]) -> None:
-        self._fan_out.apply(self._guard.admit(samples))

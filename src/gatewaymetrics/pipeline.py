@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gatewaymetrics.budget_book import BudgetBook, BudgetMark, BudgetState
+from gatewaymetrics.budget_book import BudgetBook
 from gatewaymetrics.core.litellm_payload import parse_litellm
 from gatewaymetrics.core.measure import (
     measure_call,
     measure_fallback,
     measure_problems,
-    self_sample,
 )
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.records import CallEvent
@@ -54,9 +53,10 @@ class Pipeline:
         self._fan_out = FanOut(backends, self.plan)
         self.backends = self._fan_out.backends
         self._guard = SeriesGuard(self.plan, self.settings.series_cap)
-        # The fast path's sinks keep float64 values, so its budgets compare as floats.
         fast = fast_path and self._fan_out.binding
-        self._book = BudgetBook(self.plan, self.settings.series_cap, float_spends=fast)
+        self._book = BudgetBook(
+            self.plan, self.settings.series_cap, fan_out=self._fan_out, guard=self._guard
+        )
         self._custom_labels = self.settings.labels.custom
         self._closed = False
         self._fast: FastPath | None = None
@@ -69,9 +69,6 @@ class Pipeline:
                 book=self._book,
                 record_event=self.record,
             )
-        self._budget_overflow = self_sample(
-            self.plan, "series_overflow", self.plan.metrics["budget_spend"].name
-        )
         self._fan_out.declare(tuple(self.plan.metrics.values()))
 
     # -- recording ----------------------------------------------------------------------
@@ -117,15 +114,10 @@ class Pipeline:
             samples = measure_call(event.call, self.plan)
             if event.problems:
                 samples += measure_problems(event.problems, self.plan)
-            accepted: list[tuple[BudgetState, BudgetMark]] = []
-            if event.budgets:
-                accepted, overflowed = self._book.accept(event.budgets)
-                samples += [self._budget_overflow] * overflowed
-            for _, mark in accepted:
-                samples += self._book.samples(mark)
-            self._fan_out.apply(self._guard.admit(samples))
-            for state, mark in accepted:
-                self._book.settle(state, mark, self._apply_guarded)
+            if event.budgets:  # decided and written with the call's samples, as one step
+                self._book.record(event.budgets, samples)
+            else:
+                self._fan_out.apply(self._guard.admit(samples))
         except Exception as exc:  # nothing may reach the gateway
             self._fan_out.drop("internal_error", exc)
 

@@ -26,6 +26,10 @@ class Backend(Protocol):
       from many threads at once and must not block on the network. What it raises is
       caught, counted and logged by the pipeline; it never reaches the gateway.
     - ``close()`` flushes and releases resources; called once.
+    - Optional: ``report_errors_to(sink)``, for a backend whose failures happen off the
+      event's thread (StatsD's sender): the pipeline gives it a ``sink(error_type,
+      count)`` it may call from any thread; each count is added to
+      ``gatewaymetrics_backend_errors_total`` and logged at most once a minute.
     """
 
     name: str

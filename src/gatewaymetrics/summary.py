@@ -71,22 +71,39 @@ def render_summary(backend: MemoryBackend, plan: Plan) -> str:
     time to first token; then failures by type, and the budgets left."""
     name = {key: metric.name for key, metric in plan.metrics.items()}
     models = sorted({s.get("requested_model", "") for s in backend.series(name["requests"])})
+    grouped = "requested_model" in plan.metrics["requests"].label_names
+
+    def by(key: str, model: str) -> dict[str, str] | None:
+        """The filter on one requested model; None for a metric configured without the
+        label while requests have it (its column shows ``-``)."""
+        if "requested_model" in plan.metrics[key].label_names:
+            return {"requested_model": model}
+        return None if grouped else {}
+
+    def column(key: str, model: str, **labels: str) -> str:
+        found = by(key, model)
+        return "-" if found is None else f"{backend.sum(name[key], **labels, **found):.0f}"
+
+    def quantiles(key: str, model: str) -> tuple[str, str]:
+        found = by(key, model)
+        return ("-", "-") if found is None else _quantiles(backend, name[key], **found)
+
     rows = []
     for model in models:
-        by_model = {"requested_model": model}
-        requests = backend.sum(name["requests"], **by_model)
-        failures = backend.sum(name["requests"], status="failure", **by_model)
+        requests = backend.sum(name["requests"], **by("requests", model) or {})
+        failures = backend.sum(name["requests"], status="failure", **by("requests", model) or {})
+        spend = by("spend", model)
         rows.append(
             [
                 model or "(none)",
                 f"{requests:.0f}",
                 f"{100 * failures / requests:.1f}%" if requests else "-",
-                f"{backend.sum(name['tokens'], token_type='input', **by_model):.0f}",
-                f"{backend.sum(name['tokens'], token_type='output', **by_model):.0f}",
-                _money(backend.exact_sum(name["spend"], **by_model)),
-                f"{backend.sum(name['unpriced_requests'], **by_model):.0f}",
-                *_quantiles(backend, name["request_duration"], **by_model),
-                *_quantiles(backend, name["time_to_first_token"], **by_model),
+                column("tokens", model, token_type="input"),
+                column("tokens", model, token_type="output"),
+                "-" if spend is None else _money(backend.exact_sum(name["spend"], **spend)),
+                column("unpriced_requests", model),
+                *quantiles("request_duration", model),
+                *quantiles("time_to_first_token", model),
             ]
         )
     header = ["model", "requests", "errors", "input tok", "output tok", "spend usd",

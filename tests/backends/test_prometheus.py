@@ -6,6 +6,7 @@ import math
 import urllib.error
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -34,7 +35,7 @@ from gatewaymetrics import (
     fingerprint,
 )
 from gatewaymetrics.backends.memory import MemoryBackend
-from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.backends.prometheus import PrometheusBackend, check_multiprocess_dir
 from gatewaymetrics.replay import replay
 from tests.promtools import exposition_values, http_get, memory_as_samples, promtool_check
 from tests.strategies import call_events, hostile_text
@@ -270,3 +271,32 @@ def test_multiprocess_needs_the_directory() -> None:
         PrometheusBackend(registry=CollectorRegistry(), multiprocess=True)
     assert info.value.key == "prometheus.multiprocess_dir"
     assert "PROMETHEUS_MULTIPROC_DIR" in info.value.allowed
+
+
+@pytest.mark.parametrize("kind", ["missing", "under a file", "a file", "read-only"])
+def test_an_unusable_multiprocess_directory_is_refused_at_start_up(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, point 13: refused when the backend is made, not at every event."""
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    path = {
+        "missing": str(tmp_path / "nowhere"),
+        "under a file": str(regular / "multiproc"),
+        "a file": str(regular),
+        "read-only": "/proc/self",  # a directory nobody, root included, can add a file to
+    }[kind]
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", path)
+    with pytest.raises(GatewayMetricsError) as info:
+        PrometheusBackend(registry=CollectorRegistry(), multiprocess=True)
+    assert info.value.key == "PROMETHEUS_MULTIPROC_DIR"
+    assert info.value.value == repr(path)
+    assert info.value.allowed.startswith("a writable directory (")
+    with pytest.raises(GatewayMetricsError) as direct:
+        check_multiprocess_dir(path)
+    assert direct.value.key == "prometheus.multiprocess_dir"
+
+
+def test_a_writable_multiprocess_directory_passes_and_stays_clean(tmp_path: Path) -> None:
+    check_multiprocess_dir(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []

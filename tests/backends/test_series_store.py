@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gatewaymetrics import CallEvent, LabelSettings, Metric, Pipeline, Sample, Settings
 from gatewaymetrics.backends.prometheus import PrometheusBackend, client_metric
-from gatewaymetrics.backends.series_store import SeriesStore
+from gatewaymetrics.backends.series_store import SNAPSHOT_CHUNK, SeriesStore
 from gatewaymetrics.core.plan import Plan
 from tests.strategies import call_events
 
@@ -189,3 +189,43 @@ def test_groups_share_values_with_their_gauges_and_overlaps_still_work() -> None
     with pytest.raises(ValueError, match="one value per gauge"):
         store.update([(group, (1.0,))])
     assert _values(store, SPEND_GAUGE) == {BUDGET: 6.0}  # nothing half-written
+
+
+class _CountingLock:
+    """The store's lock, counting how often it is taken."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.taken = 0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.taken += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+def test_a_scrape_copies_chunk_by_chunk_and_formats_outside_the_lock() -> None:
+    """Issue 12, point 9: a scrape holds the lock for one chunk's copy at a time; while
+    it is paused (formatting a chunk), recording proceeds."""
+    store = _store(DURATION)
+    cells = [store.cell(DURATION, (f"m{i}",)) for i in range(1000)]
+    lock = _CountingLock()
+    store.lock = lock  # type: ignore[assignment]  # the same protocol, counted
+    chunks = store.snapshot(DURATION)
+    first = next(chunks)  # the caller now formats; the store is free
+    assert lock.taken == 2  # the list of series, then the first chunk's values
+    assert len(first) == SNAPSHOT_CHUNK
+    done = threading.Event()
+    recorder = threading.Thread(
+        target=lambda: (store.update([(cells[-1], 0.03)]), done.set()), daemon=True
+    )
+    recorder.start()
+    assert done.wait(timeout=30)  # would never happen if the scrape held the lock
+    rest = [series for chunk in chunks for series in chunk]
+    assert len(first) + len(rest) == 1000
+    assert lock.taken == 2 + 1 + 3  # the update, then chunks 2 to 4
+    last = rest[-1]
+    assert last.labels == ("m999",)
+    assert last.buckets[-1] == (float("inf"), 1.0)  # the update during the scrape is in it

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import math
 import re
+import sys
 from decimal import Decimal
 
 import pytest
@@ -8,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatewaymetrics.backends.statsd_lines import (
+    MAX_NUMBER_LENGTH,
+    ValueOutOfRange,
     format_lines,
     format_number,
     pack,
@@ -106,3 +110,74 @@ def test_float_numbers_are_exact_and_plain(value: float) -> None:
     text = format_number(value)
     assert "e" not in text
     assert Decimal(text) == Decimal(repr(value))
+
+
+# -- issue 12, points 4 and 5: never Infinity/NaN, never a huge string ---------------------
+
+#: Decimals from a 12-byte string up to any exponent: ``1e1000000000`` is finite.
+huge_decimals = st.builds(
+    lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+    st.integers(-(10**30), 10**30),
+    st.integers(-(10**10), 10**10),
+)
+any_number = st.one_of(
+    st.floats(),  # with NaN and infinities
+    st.decimals(),  # with NaN, sNaN and infinities
+    huge_decimals,
+    st.integers(-(10**400), 10**400),
+    st.booleans(),
+)
+
+
+def _unsendable(value: int | float | Decimal) -> bool:
+    if isinstance(value, int):
+        return abs(value) > int(sys.float_info.max)
+    if isinstance(value, Decimal) and value.is_nan():
+        return True  # float() of a signalling NaN raises
+    return not math.isfinite(float(value))
+
+
+@given(any_number)
+def test_every_number_is_plain_and_short_or_refused(value: int | float | Decimal) -> None:
+    if _unsendable(value):
+        with pytest.raises(ValueOutOfRange):
+            format_number(value)
+        return
+    text = format_number(value)
+    assert re.fullmatch(NUMBER, text), text
+    assert len(text) <= MAX_NUMBER_LENGTH
+    assert float(text) == float(value)  # what a daemon reads is what was meant
+
+
+@given(huge_decimals, st.sampled_from(["c", "g", "ms"]), st.sampled_from(sorted(LINE)))
+def test_lines_never_carry_infinity_nan_or_huge_numbers(
+    value: Decimal, kind: str, dialect: str
+) -> None:
+    try:
+        lines = format_lines("llm.x", value, kind, (), dialect)  # type: ignore[arg-type]
+    except ValueOutOfRange:
+        assert not math.isfinite(float(value))
+        return
+    for line in lines:
+        assert LINE[dialect].fullmatch(line), line
+        assert len(line) <= len("llm.x:|ms") + MAX_NUMBER_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(Decimal("1e-1000000000"), "0"), (Decimal("-1e-1000000000"), "0"),
+     (Decimal("1e300"), "1" + "0" * 300), (Decimal("0." + "3" * 10_000), "0.3333333333333333"),
+     (10**308, "1" + "0" * 308), (5e-324, "0." + "0" * 323 + "5")],
+)  # fmt: skip
+def test_numbers_far_from_one_stay_bounded(value: int | float | Decimal, text: str) -> None:
+    assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("-inf"), float("nan"), Decimal("Infinity"), Decimal("NaN"),
+     Decimal("sNaN"), Decimal("1e1000000000"), Decimal("-1e309"), 10**400, -(10**309)],
+)  # fmt: skip
+def test_values_no_daemon_reads_are_refused(value: int | float | Decimal) -> None:
+    with pytest.raises(ValueOutOfRange):
+        format_number(value)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gatewaymetrics import BudgetScope, BudgetSnapshot
-from gatewaymetrics.core.budget import remaining, spend_after_call, supersedes
+from gatewaymetrics.core.budget import gauge, remaining, spend_after_call, supersedes
+from gatewaymetrics.core.budget import money as amount
 from tests.strategies import money
 
 
@@ -74,3 +75,37 @@ def test_any_arrival_order_keeps_the_highest_spend(spends: list[Decimal], rnd: o
         if snapshot.supersedes(kept):
             kept = snapshot
     assert kept.spend_usd == max(spends)
+
+
+def test_money_is_the_decimal_text_of_a_float() -> None:
+    assert amount(0.1) == Decimal("0.1")
+    assert amount(0.30000000000000004) == Decimal("0.30000000000000004")
+    assert amount(1e-7) == Decimal("1E-7")
+    assert amount(Decimal("1.10")) == Decimal("1.10")  # a Decimal is itself
+
+
+def test_the_issue_example_is_exact() -> None:
+    """Limit 0.2, spend 1.8 + cost 0.1: -1.7 (float arithmetic: -1.7000000000000002)."""
+    spend = spend_after_call(amount(1.8), amount(0.1))
+    assert 0.2 - (1.8 + 0.1) == -1.7000000000000002
+    assert gauge(remaining(amount(0.2), spend)) == -1.7  # type: ignore[arg-type]
+    assert gauge(spend_after_call(amount(0.1), amount(0.2))) == 0.3  # not 0.30000000000000004
+
+
+@given(
+    spend=st.floats(min_value=0, max_value=1e15, exclude_max=True),
+    cost=st.floats(min_value=0, max_value=1e15, exclude_max=True),
+    limit=st.floats(min_value=0, max_value=1e15, exclude_max=True),
+    precision=st.integers(min_value=1, max_value=28),
+)
+def test_budget_arithmetic_is_exact_whatever_the_hosts_decimal_context(
+    spend: float, cost: float, limit: float, precision: int
+) -> None:
+    """Every amount a payload can carry (core/bounds.py) sums exactly, even where the
+    default context would round (0.1 + 5e-324) or the host set a small precision."""
+    with localcontext(prec=2000):
+        total = amount(spend) + amount(cost)
+        left = amount(limit) - total
+    with localcontext(prec=precision):
+        assert spend_after_call(amount(spend), amount(cost)) == total
+        assert remaining(amount(limit), total) == left

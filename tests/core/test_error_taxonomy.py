@@ -48,3 +48,21 @@ def test_classify(exception_type: str | None, status_code: int | None, expected:
 def test_proxy_exception_reasons(reason: str | None, code: int, expected: E) -> None:
     assert classify("ProxyException", code, reason) is expected
     assert classify("RateLimitError", 429, reason) is E.RATE_LIMITED  # only ProxyException
+
+
+@pytest.mark.parametrize(
+    ("exception_type", "code", "reason", "expected"),
+    [
+        ("KeyNotFoundError", 401, "token_not_found_in_db", E.AUTH),  # a guessed key
+        ("KeyNotFoundError", None, None, E.AUTH),
+        ("ModelAccessDeniedProxyException", 403, "auth_error", E.AUTH),
+        ("auth_error", 400, None, E.AUTH),  # a ProxyException's to_dict(), replayed
+        ("no_db_connection", 400, None, E.AUTH),
+        ("budget_exceeded", 400, None, E.BUDGET_EXCEEDED),
+    ],
+)
+def test_litellm_proxy_refusals(
+    exception_type: str, code: int | None, reason: str | None, expected: E
+) -> None:
+    """Issue 12, point 11: what the proxy fails a refused key with is an auth failure."""
+    assert classify(exception_type, code, reason) is expected

@@ -118,3 +118,37 @@ def test_problem_reads_field_then_message() -> None:
     assert str(Problem(field="cost_usd", message="not finite; unknown")) == (
         "cost_usd: not finite; unknown"
     )
+
+
+# -- issue 12, points 4 to 6: a record holds only numbers a backend can take -------------
+
+
+@pytest.mark.parametrize(
+    "cost", [Decimal("1E+400"), Decimal("1E+1000000000"), Decimal("0E-1000000000")],
+    ids=["1e400", "1e1000000000", "0e-1000000000"],
+)  # fmt: skip
+def test_cost_must_be_within_float_range(cost: Decimal) -> None:
+    with pytest.raises(
+        ValueError, match="cost_usd must be a finite Decimal >= 0 within float range"
+    ):
+        CallRecord(cost_usd=cost)
+
+
+def test_counts_and_times_must_be_within_range() -> None:
+    with pytest.raises(
+        ValueError, match="input must be an int from 0 to 2\\*\\*63 - 1, got an int of 1329 bits"
+    ):
+        TokenUsage(input=10**400)
+    with pytest.raises(ValueError, match="ratelimit_remaining_tokens"):
+        CallRecord(ratelimit_remaining_tokens=2**63)
+    with pytest.raises(ValueError, match="started_at must be a float from -2\\*\\*38 to 2\\*\\*38"):
+        CallRecord(started_at=1e300)
+    with pytest.raises(ValueError, match="numbers: x must be finite"):
+        CallRecord(numbers=(("x", float("inf")),))
+    assert CallRecord(started_at=2.0**38, tokens=TokenUsage(input=2**63 - 1)).started_at == 2.0**38
+
+
+def test_a_refused_key_is_the_one_api_key_that_is_no_fingerprint() -> None:
+    assert Principal(api_key="_rejected").api_key == "_rejected"
+    with pytest.raises(ValueError, match="'_rejected'"):
+        Principal(api_key="rejected")

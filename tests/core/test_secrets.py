@@ -55,3 +55,14 @@ def test_hash_key_always_hashes_what_a_gateway_received() -> None:
     # A key that looks like a fingerprint is still hashed: no pass-through, no match
     # for a fingerprint scraped from /metrics.
     assert hash_key(SHA_OF_SK_1) == hashlib.sha256(SHA_OF_SK_1.encode()).hexdigest()
+
+
+def test_a_str_subclass_key_is_read_by_str() -> None:
+    class Key(str):
+        def strip(self, chars: str | None = None) -> str:
+            raise RuntimeError("a subclass method ran")
+
+        def __getitem__(self, index: object) -> str:
+            raise RuntimeError("a subclass method ran")
+
+    assert fingerprint(Key("Bearer sk-1")) == SHA_OF_SK_1

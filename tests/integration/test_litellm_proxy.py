@@ -166,7 +166,9 @@ def test_every_call_shape_through_a_running_proxy(tmp_path: Path) -> None:
                      requested_model="primary", model="gpt-4o-mini") == 1.0  # fmt: skip
     assert _requests(values, status="success", requested_model="backup", model="gpt-4o") == 1.0
     assert _requests(values, status="failure", error_type="auth") == 2.0
-    assert _requests(values, error_type="auth", api_key=fingerprint("sk-not-a-key")) == 1.0
+    # A rejected key is never its own series (guessed keys cannot grow cardinality).
+    assert _requests(values, error_type="auth", api_key="_rejected") == 1.0  # (no key: none)
+    assert _requests(values, api_key=fingerprint("sk-not-a-key")) == 0
     fallback = ("llm_fallbacks_total", (("fallback_model", "backup"), ("outcome", "success"),
                                         ("requested_model", "primary")))  # fmt: skip
     assert values[fallback] == 1.0

@@ -113,3 +113,43 @@ def test_workers_on_the_fast_path_sum_exactly_with_one_series_per_budget(tmp_pat
     assert key_spend[0] in (119.0 + 1.35e-05, 19.0 + 1.35e-05)  # the most recent write
     result = promtool_check(body)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+_EXPOSE = """
+import sys
+from prometheus_client import CollectorRegistry
+from gatewaymetrics.backends.prometheus import PrometheusBackend
+backend = PrometheusBackend(registry=CollectorRegistry())
+for _ in range(2):  # the second scrape logs nothing new
+    body, _ = backend.exposition()
+sys.stdout.write(body.decode())
+sys.stderr.write(f"skipped {backend.multiprocess_collector.skipped}\\n")
+"""
+
+
+def test_a_partial_file_costs_that_file_not_the_scrape(tmp_path: Path) -> None:
+    """Issue 12, point 13: an empty ``.db`` file (a worker between open and truncate)
+    and one cut short (a worker killed mid-write) are skipped; the rest is exact."""
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    process = _worker(directory, 10, 0)
+    process.communicate(timeout=120)
+    assert process.returncode == 0
+    (counters,) = sorted(directory.glob("counter_*.db"))
+    (directory / "counter_99999.db").write_bytes(b"")  # 0 bytes
+    cut = counters.read_bytes()
+    used = int.from_bytes(cut[:4], "little")
+    (directory / "histogram_99998.db").write_bytes(cut[: used - 20])  # cut mid-entry
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    result = subprocess.run(
+        [sys.executable, "-c", _EXPOSE], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    values = exposition_values(result.stdout)
+    requests = [v for (name, _), v in values.items() if name == "llm_requests_total"]
+    assert sum(requests) == 10.0  # the worker's ten calls, nothing from the partial files
+    assert result.stderr.count("skipping the partial multiprocess file") == 2
+    assert "skipped 4" in result.stderr  # two files, two scrapes
+    check = promtool_check(result.stdout.encode())
+    assert check.returncode == 0, check.stdout + check.stderr

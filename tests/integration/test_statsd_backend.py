@@ -3,7 +3,9 @@ management port."""
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -105,7 +107,7 @@ def test_exact_values_in_the_daemon(dialect: str) -> None:
         assert _ours(daemon.gauges()) == gauges
         assert _ours(daemon.timers()) == timers
         assert daemon.bad_lines_seen() == 0
-        # One event, one packet: 4 events, 4 packets.
+        # One apply, one packet: 4 events, 4 packets (budgets go with their call).
         assert daemon.counters()["statsd.packets_received"] == 4.0
         pipeline.close()
 
@@ -190,7 +192,7 @@ def test_tcp_survives_a_daemon_restart_and_loses_nothing() -> None:
     with statsd_daemon(tcp=True) as daemon:
         memory = MemoryBackend()
         backend = StatsdBackend.connect("127.0.0.1", daemon.port, "tcp", dialect="graphite",
-                                        retry_after=0.0)  # fmt: skip
+                                        retry_after=0.01)  # fmt: skip
         pipeline = Pipeline([memory, backend], SETTINGS)
         key = "llm.requests;model=gpt-4o;team=t1;status=success"
         for _ in range(3):
@@ -200,6 +202,7 @@ def test_tcp_survives_a_daemon_restart_and_loses_nothing() -> None:
         for _ in range(5):
             pipeline.record(_success())  # never raises
         daemon.wait_for(lambda: daemon.counters().get(key) == 5.0, timeout=10)
+        assert backend.flush(10)
         assert memory.sum("gatewaymetrics_backend_errors_total") == 0.0
         assert daemon.bad_lines_seen() == 0
         pipeline.close()
@@ -217,11 +220,14 @@ def _closed_port() -> int:
 )
 def test_no_daemon_never_raises_and_counts_every_event(host: str, protocol: str) -> None:
     memory = MemoryBackend()
-    backend = StatsdBackend.connect(host, _closed_port(), protocol, timeout=0.5, retry_after=0.0)  # type: ignore[arg-type]
+    backend = StatsdBackend.connect(host, _closed_port(), protocol, timeout=0.5, retry_after=0.01)  # type: ignore[arg-type]
     pipeline = Pipeline([memory, backend], SETTINGS)
     for _ in range(25):
         pipeline.record(_success())
     assert memory.sum("llm_requests_total") == 25.0
+    # Each packet is tried once, off the event path, and each loss is counted once;
+    # the error counts sent to StatsD itself are lost too but never counted.
+    assert backend.flush(30)
     assert memory.value("gatewaymetrics_backend_errors_total", backend="statsd") == 25.0
     pipeline.close()
 
@@ -234,4 +240,87 @@ def test_udp_to_a_silent_port_never_raises() -> None:
         pipeline.record(_success())
     # UDP is fire-and-forget: nothing to notice, nothing raised, nothing blocked.
     assert memory.sum("llm_requests_total") == 25.0
+    assert backend.flush(10)
     assert memory.sum("gatewaymetrics_backend_errors_total") == 0.0
+
+
+# -- point 1 and 2 of issue 12: no network on the event path -------------------------------
+
+
+def test_tcp_keeps_one_connection_for_many_events() -> None:
+    """A healthy TCP daemon sees one connection, not one per event (the old peek on a
+    socket with a timeout waited the timeout, read it as "peer closed", reconnected)."""
+    with statsd_daemon(tcp=True) as daemon:
+        memory = MemoryBackend()
+        backend = StatsdBackend.connect("127.0.0.1", daemon.port, "tcp", dialect="graphite",
+                                        timeout=0.25)  # fmt: skip
+        pipeline = Pipeline([memory, backend], SETTINGS)
+        key = "llm.requests;model=gpt-4o;team=t1;status=success"
+        for _ in range(20):
+            pipeline.record(_success())
+        daemon.wait_for(lambda: daemon.counters().get(key) == 20.0, timeout=20)
+        assert daemon.client_connections() == 1
+        assert backend.flush(10)
+        assert daemon.counters()[key] == 20.0
+        assert memory.sum("gatewaymetrics_backend_errors_total") == 0.0
+        assert daemon.bad_lines_seen() == 0
+        pipeline.close()
+
+
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_a_slow_resolver_never_delays_an_event(
+    protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is resolved on the sender thread: the events return while the resolver
+    is still blocked, and are delivered once it answers."""
+    real_getaddrinfo = socket.getaddrinfo
+    release = threading.Event()
+    order: list[str] = []
+
+    def slow_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "statsd.test":
+            return real_getaddrinfo(host, *args, **kwargs)
+        release.wait(timeout=5)  # the old code waits here, on the event's thread
+        order.append("resolved")
+        return real_getaddrinfo("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    with statsd_daemon(tcp=protocol == "tcp") as daemon:
+        memory = MemoryBackend()
+        backend = StatsdBackend.connect("statsd.test", daemon.port, protocol,  # type: ignore[arg-type]
+                                        dialect="graphite")  # fmt: skip
+        pipeline = Pipeline([memory, backend], SETTINGS)
+        for _ in range(3):
+            pipeline.record(_success())
+        order.append("recorded")
+        release.set()
+        key = "llm.requests;model=gpt-4o;team=t1;status=success"
+        daemon.wait_for(lambda: daemon.counters().get(key) == 3.0, timeout=10)
+        assert order == ["recorded", "resolved"]
+        assert backend.flush(10)
+        assert memory.sum("gatewaymetrics_backend_errors_total") == 0.0
+        pipeline.close()
+
+
+def test_a_forked_child_sends_with_its_own_thread() -> None:
+    """After fork() the parent's sender thread does not exist in the child: the child
+    starts its own, so a pipeline built before forking workers still delivers."""
+    with statsd_daemon() as daemon:
+        backend = StatsdBackend.connect("127.0.0.1", daemon.port, dialect="graphite")
+        pipeline = Pipeline([backend], SETTINGS)
+        pipeline.record(_success())
+        assert backend.flush(10)
+        pid = os.fork()
+        if pid == 0:  # the child: record, wait for delivery, report by exit status
+            code = 1
+            try:
+                pipeline.record(_success())
+                code = 0 if backend.flush(10) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        pipeline.record(_success())
+        key = "llm.requests;model=gpt-4o;team=t1;status=success"
+        daemon.wait_for(lambda: daemon.counters().get(key) == 3.0, timeout=10)
+        pipeline.close()

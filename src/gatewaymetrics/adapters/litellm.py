@@ -4,8 +4,7 @@ SDK::
 
     import litellm
     from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
-    from gatewaymetrics.attempts import AttemptWindow
-from gatewaymetrics.config import build_pipeline
+    from gatewaymetrics.config import build_pipeline
 
     litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
 

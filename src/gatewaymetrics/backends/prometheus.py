@@ -22,23 +22,24 @@ never a ``pid`` label); the exposition aggregates the directory with
 from __future__ import annotations
 
 import contextlib
+import glob
+import itertools
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
+from gatewaymetrics.backends.metrics_server import MetricsServer
 from gatewaymetrics.backends.series_store import Handle, SeriesStore, Value
 from gatewaymetrics.core.catalog import MetricKind, MetricSpec
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.errors import GatewayMetricsError
+from gatewaymetrics.startup_checks import check_multiprocess_dir
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
     from prometheus_client import multiprocess as _multiprocess
-    from prometheus_client.exposition import (
-        choose_encoder,
-        make_wsgi_app,
-        start_http_server,
-    )
+    from prometheus_client.exposition import choose_encoder, make_wsgi_app
     from prometheus_client.metrics import MetricWrapperBase
     from prometheus_client.metrics_core import Metric as Family
     from prometheus_client.utils import floatToGoString
@@ -50,12 +51,15 @@ except ImportError as exc:  # pragma: no cover - exercised by the import test
 __all__ = [
     "MULTIPROC_ENV",
     "PrometheusBackend",
+    "check_multiprocess_dir",
     "client_metric",
     "mark_process_dead",
     "multiprocess_dir",
 ]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+log = logging.getLogger("gatewaymetrics")
 
 #: Gauges hold facts about a subject, not about a worker: the latest write wins.
 GaugeMode = Literal["mostrecent", "livemostrecent", "max", "min", "sum", "all"]
@@ -88,6 +92,52 @@ def mark_process_dead(pid: int, path: str | None = None) -> None:
     directory = path or multiprocess_dir()
     if directory:
         _multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+class _FilesCollector:
+    """``prometheus_client``'s multiprocess aggregation over the directory's ``*.db``
+    files, surviving a partial file: a worker's file is empty between its creation and
+    its first truncate, and a killed worker can leave one cut short. Such a file is
+    skipped (counted in :attr:`skipped`, logged once per file), never the scrape."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        #: Partial files skipped so far, over all scrapes.
+        self.skipped = 0
+        self._logged: set[str] = set()
+
+    def collect(self) -> list[Family]:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        try:
+            return self._merge(files)
+        except Exception:
+            pass
+        readable = [path for path in files if self._readable(path)]
+        try:
+            return self._merge(readable)
+        except Exception:
+            log.warning("gatewaymetrics: the multiprocess files changed while read; retry")
+            return []
+
+    @staticmethod
+    def _merge(files: list[str]) -> list[Family]:
+        merged: list[Family] = _multiprocess.MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]  # untyped upstream
+        return merged
+
+    def _readable(self, path: str) -> bool:
+        try:
+            self._merge([path])
+        except Exception as exc:
+            self.skipped += 1
+            if path not in self._logged:
+                self._logged.add(path)
+                log.warning(
+                    "gatewaymetrics: skipping the partial multiprocess file %s (%s)",
+                    os.path.basename(path),
+                    type(exc).__name__,
+                )
+            return False
+        return True
 
 
 def _is_multiprocess_value_class() -> bool:
@@ -151,7 +201,7 @@ class _StoreCollector:
             name = family_name(spec)
             family = Family(name, spec.help, spec.kind.value, spec.unit)
             names = metric.label_names
-            for series in self._store.collect(metric):
+            for series in itertools.chain.from_iterable(self._store.snapshot(metric)):
                 labels = dict(zip(names, series.labels, strict=True))
                 if spec.kind is MetricKind.COUNTER:
                     family.add_sample(name + "_total", labels, series.value)
@@ -238,12 +288,14 @@ class PrometheusBackend:
         directory = multiprocess_dir()
         if multiprocess is None:
             multiprocess = directory is not None
-        if multiprocess and (directory is None or not os.path.isdir(directory)):
+        if multiprocess and directory is None:
             raise GatewayMetricsError(
                 "prometheus.multiprocess_dir",
                 directory,
                 f"an existing directory named by {MULTIPROC_ENV}, set before the workers start",
             )
+        if multiprocess:
+            check_multiprocess_dir(directory, key=MULTIPROC_ENV)
         if multiprocess and not _is_multiprocess_value_class():
             raise GatewayMetricsError(
                 "prometheus.multiprocess_dir",
@@ -254,14 +306,13 @@ class PrometheusBackend:
         self._store: SeriesStore | None = SeriesStore() if self.multiprocess_dir is None else None
         self._wrappers: dict[Metric, MetricWrapperBase] = {}
         self._client_series: dict[tuple[Metric, tuple[str, ...]], _ClientSeries] = {}
-        self._servers: list[Any] = []
+        self._servers: list[MetricsServer] = []
         #: Where :meth:`serve` listens, once it does.
         self.address: tuple[str, int] | None = None
         if self.multiprocess_dir is not None:
             self.exposition_registry = CollectorRegistry()
-            _multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]  # untyped upstream
-                self.exposition_registry, path=self.multiprocess_dir
-            )
+            self.multiprocess_collector = _FilesCollector(self.multiprocess_dir)
+            self.exposition_registry.register(self.multiprocess_collector)
         else:
             self.exposition_registry = registry
 
@@ -338,8 +389,7 @@ class PrometheusBackend:
         """Stop the HTTP servers this backend started."""
         servers, self._servers = self._servers, []
         for server in servers:
-            server.shutdown()
-            server.server_close()
+            server.close()
 
     # -- exposition -------------------------------------------------------------------
 
@@ -361,11 +411,32 @@ class PrometheusBackend:
         app: Callable[..., Any] = make_asgi_app(self.exposition_registry)
         return app
 
-    def serve(self, *, host: str = "127.0.0.1", port: int = 9464) -> tuple[str, int]:
-        """Serve ``/metrics`` on an own HTTP server thread; ``port=0`` picks a free one.
-        Returns the address bound. Stopped by :meth:`close`."""
-        server, _thread = start_http_server(port, addr=host, registry=self.exposition_registry)
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9464,
+        *,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        tls_certfile: str | None = None,
+        tls_keyfile: str | None = None,
+        workers: int = 4,
+        timeout: float = 10.0,
+    ) -> tuple[str, int]:
+        """Serve ``/metrics`` on an own HTTP server; ``port=0`` picks a free one. Returns
+        the address bound. Stopped by :meth:`close`.
+
+        ``workers`` threads answer requests; a connection that sends no request within
+        ``timeout`` seconds is closed (:class:`~.metrics_server.MetricsServer`).
+        ``bearer_token`` and/or ``basic_auth`` (user, password) require credentials;
+        ``tls_certfile`` (and ``tls_keyfile``) serve HTTPS."""
+        server = MetricsServer(
+            host, port, self.exposition,
+            bearer_token=bearer_token, basic_auth=basic_auth,
+            tls_certfile=tls_certfile, tls_keyfile=tls_keyfile,
+            workers=workers, timeout=timeout,
+        )  # fmt: skip
         self._servers.append(server)
-        bound_host, bound_port = server.server_address[:2]
+        bound_host, bound_port = server.server_address
         self.address = (str(bound_host), int(bound_port))
         return self.address

@@ -3,7 +3,8 @@
 What the Prometheus backend keeps in a single process instead of one
 ``prometheus_client`` child (with a lock of its own) per series: a series is a small
 *cell* resolved once, and all of one event's updates take the store's lock once. A
-scrape copies the values under the same lock. No third-party imports: the Prometheus
+scrape copies the values under the same lock, a chunk at a time, and formats them
+outside it (:meth:`SeriesStore.snapshot`). No third-party imports: the Prometheus
 backend renders :meth:`SeriesStore.collect` into exposition families.
 """
 
@@ -13,13 +14,13 @@ import math
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.samples import Metric, Sample
 
-__all__ = ["Cell", "Handle", "SeriesStore", "SeriesValue", "Value"]
+__all__ = ["SNAPSHOT_CHUNK", "Cell", "Handle", "SeriesStore", "SeriesValue", "Value"]
 
 Labels = tuple[str, ...]
 
@@ -196,18 +197,52 @@ class SeriesStore:
         self.update(updates)
 
     def collect(self, metric: Metric) -> list[SeriesValue]:
-        """A consistent copy of the series of ``metric``."""
-        out = []
-        with self.lock:
-            for labels, cell in self._families[metric].items():
-                if type(cell) is _Histogram:
-                    running, buckets = 0, []
-                    for bound, count in zip(cell.bounds, cell.counts, strict=True):
-                        running += count
-                        buckets.append((bound, float(running)))
-                    out.append(SeriesValue(labels, cell.sum, tuple(buckets), cell.created))
-                elif type(cell) is _Counter:
-                    out.append(SeriesValue(labels, cell.value, (), cell.created))
-                elif type(cell) is _Gauge and cell.present:
-                    out.append(SeriesValue(labels, cell.box[cell.index], (), None))
+        """A copy of the series of ``metric``, each one consistent (see :meth:`snapshot`)."""
+        out: list[SeriesValue] = []
+        for chunk in self.snapshot(metric):
+            out.extend(chunk)
         return out
+
+    def snapshot(self, metric: Metric) -> Iterator[list[SeriesValue]]:
+        """The series of ``metric`` in chunks of at most :data:`SNAPSHOT_CHUNK`, each
+        series a consistent copy. The lock is held to list the series and to copy the
+        raw values of one chunk, never while the caller formats them, so a scrape
+        stalls recording for one chunk's copy at most, however many series there are.
+        """
+        family = self._families[metric]
+        with self.lock:
+            items = list(family.items())  # one C-level copy: later series wait for the next scrape
+        for start in range(0, len(items), SNAPSHOT_CHUNK):
+            chunk = items[start : start + SNAPSHOT_CHUNK]
+            with self.lock:
+                raw = [_raw(labels, cell) for labels, cell in chunk]
+            yield [_series(value) for value in raw if value is not None]
+
+
+#: Series copied per acquisition of the store's lock by a scrape.
+SNAPSHOT_CHUNK = 256
+
+_Raw = tuple[Labels, float, list[int] | None, tuple[float, ...], float | None]
+
+
+def _raw(labels: Labels, cell: Cell) -> _Raw | None:
+    """The values of one cell, copied (under the store's lock); None for a removed gauge."""
+    if type(cell) is _Histogram:
+        return (labels, cell.sum, cell.counts.copy(), cell.bounds, cell.created)
+    if type(cell) is _Counter:
+        return (labels, cell.value, None, (), cell.created)
+    if type(cell) is _Gauge and cell.present:
+        return (labels, cell.box[cell.index], None, (), None)
+    return None
+
+
+def _series(raw: _Raw) -> SeriesValue:
+    """A copied cell as a scrape sees it: a histogram's buckets made cumulative."""
+    labels, value, counts, bounds, created = raw
+    if counts is None:
+        return SeriesValue(labels, value, (), created)
+    running, buckets = 0, []
+    for bound, count in zip(bounds, counts, strict=True):
+        running += count
+        buckets.append((bound, float(running)))
+    return SeriesValue(labels, value, tuple(buckets), created)

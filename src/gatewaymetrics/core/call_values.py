@@ -13,8 +13,9 @@ __all__ = ["BudgetValues", "CallValues"]
 
 
 class BudgetValues:
-    """One budget as one event reports it: spend (this call's cost included), limit
-    (None: unlimited) and reset time."""
+    """One budget as one event reports it: spend (as read at auth time, before this
+    call; its cost is added by the budget arithmetic, ``core/budget.py``), limit (None:
+    unlimited) and reset time."""
 
     __slots__ = ("limit", "reset_at", "spend")
 

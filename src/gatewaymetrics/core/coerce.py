@@ -7,6 +7,7 @@ value, which may be a credential or personal data.
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Protocol, TypeVar, cast
 
+from gatewaymetrics.core.bounds import MAX_AMOUNT, MAX_COUNT, MAX_SECONDS, amount_in_range
 from gatewaymetrics.core.records import Problem
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "Problems",
     "as_bool",
     "as_int",
+    "as_label",
     "as_money",
     "as_str",
     "as_time",
@@ -32,7 +35,9 @@ __all__ = [
     "pick_money",
     "pick_str",
     "pick_time",
+    "plain_str",
     "read",
+    "text_value",
     "view",
 ]
 
@@ -40,11 +45,16 @@ Problems = list[Problem]
 T = TypeVar("T")
 
 MAX_STR = 4096
+#: An int id is read as its decimal form up to this many bits (about 3 900 digits:
+#: below both MAX_STR and Python's default limit on int-to-str conversion).
+_MAX_ID_BITS = 13_000
+#: An int amount of more bits is out of range before it is converted.
+_MAX_AMOUNT_BITS = 64
 _PRIMITIVES = (str, bytes, int, float, bool, Decimal, type(None))
 
 
 def _is_empty_str(value: object) -> bool:
-    return isinstance(value, str) and not value
+    return isinstance(value, str) and str.__len__(value) == 0  # never a subclass's __len__
 
 
 class Getter(Protocol):
@@ -180,7 +190,7 @@ def pick_str(name: str, problems: Problems, *candidates: object) -> str | None:
 
 def pick_int(name: str, problems: Problems, *candidates: object) -> int | None:
     for value in candidates:
-        if type(value) is int and value >= 0:
+        if type(value) is int and 0 <= value <= MAX_COUNT:
             return value
         if value is None:
             continue
@@ -192,7 +202,7 @@ def pick_int(name: str, problems: Problems, *candidates: object) -> int | None:
 
 def pick_time(name: str, problems: Problems, *candidates: object) -> float | None:
     for value in candidates:
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value <= MAX_SECONDS:
             return value
         if value is None:
             continue
@@ -204,7 +214,7 @@ def pick_time(name: str, problems: Problems, *candidates: object) -> float | Non
 
 def pick_money(name: str, problems: Problems, *candidates: object) -> Decimal | None:
     for value in candidates:
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value < MAX_AMOUNT:
             return Decimal(repr(value))
         if value is None:
             continue
@@ -214,20 +224,66 @@ def pick_money(name: str, problems: Problems, *candidates: object) -> Decimal | 
     return None
 
 
+def plain_str(value: str) -> str:
+    """A ``str`` subclass's (an enum member's) own characters as a plain ``str``, read
+    by ``str`` itself: none of the subclass's methods runs."""
+    return value if type(value) is str else str.__str__(value)
+
+
+def text_value(value: object) -> str | None:
+    """``value`` as a plain ``str`` when it is text: a ``str`` (of any subclass) or an
+    enum member whose value is one; else None."""
+    if isinstance(value, str):
+        return plain_str(value)
+    if isinstance(value, enum.Enum):
+        try:
+            member_value = value.value
+        except Exception:  # a hostile enum class: not text
+            return None
+        if isinstance(member_value, str):
+            return plain_str(member_value)
+    return None
+
+
 def as_str(value: object, name: str, problems: Problems) -> str | None:
-    """A string; ints become their decimal form (ids are sometimes numbers)."""
+    """A plain ``str``: a string (a subclass's or an enum member's characters), cut to
+    :data:`MAX_STR`; ints become their decimal form (ids are sometimes numbers)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        if not value:
+    text = text_value(value)
+    if text is not None:
+        if not text:
             return None
-        if len(value) > MAX_STR:
+        if len(text) > MAX_STR:
             problems.append(Problem(field=name, message=f"longer than {MAX_STR}; cut"))
-            return value[:MAX_STR]
-        return value
+            return text[:MAX_STR]
+        return text
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        number = int.__int__(value)  # an int subclass's own __str__ never runs
+        if number.bit_length() <= _MAX_ID_BITS:
+            try:
+                return int.__repr__(number)
+            except ValueError:  # the host lowered sys.set_int_max_str_digits
+                pass
+        problems.append(Problem(field=name, message="int too long for a string; ignored"))
+        return None
     problems.append(Problem(field=name, message=f"{type(value).__name__} is not a string; ignored"))
+    return None
+
+
+def as_label(value: object, name: str, problems: Problems) -> str | None:
+    """A custom label's value: a bool as ``true``/``false``, text or an int as by
+    :func:`as_str`, a float or Decimal in its shortest form; anything else (a mapping,
+    a list, an object) is a problem."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, Decimal):
+        return as_str(Decimal.__str__(value), name, problems)  # 1E+1000000000: short
+    if isinstance(value, str | int | enum.Enum):
+        return as_str(value, name, problems)
+    problems.append(Problem(field=name, message="not a scalar; ignored"))
     return None
 
 
@@ -235,25 +291,31 @@ def as_bool(value: object, name: str, problems: Problems) -> bool | None:
     """A bool; the strings "true"/"false" (any case) are accepted from JSON replays."""
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    text = text_value(value)
+    if text is not None and len(text) <= 5 and text.lower() in ("true", "false"):
+        return text.lower() == "true"
     problems.append(Problem(field=name, message=f"{type(value).__name__} is not a bool; ignored"))
     return None
 
 
 def as_int(value: object, name: str, problems: Problems) -> int | None:
-    """A non-negative int; integral floats and digit strings are accepted."""
+    """A non-negative int up to :data:`~gatewaymetrics.core.bounds.MAX_COUNT`; integral
+    floats and digit strings are accepted."""
     if value is None or _is_empty_str(value):
         return None
     result: int | None = None
     if isinstance(value, bool):
         result = None
     elif isinstance(value, int):
-        result = value
-    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and value.strip().isdecimal() and len(value) < 20:
-        result = int(value.strip())
+        result = int.__int__(value)  # a plain int, whatever the subclass (an IntEnum)
+    elif isinstance(value, float):
+        number = float.__float__(value)
+        if math.isfinite(number) and number.is_integer():
+            result = int(number)  # at most 1024 bits: the range check below refuses it
+    elif isinstance(value, str):
+        text = plain_str(value)
+        if len(text) < 20 and text.strip().isdecimal():  # not "²": a digit, not decimal
+            result = int(text.strip())
     if result is None:
         problems.append(
             Problem(field=name, message=f"{type(value).__name__} is not a count; ignored")
@@ -262,12 +324,17 @@ def as_int(value: object, name: str, problems: Problems) -> int | None:
     if result < 0:
         problems.append(Problem(field=name, message="negative; ignored"))
         return None
+    if result > MAX_COUNT:  # beyond float range reaches no backend
+        problems.append(Problem(field=name, message="larger than 2**63 - 1; ignored"))
+        return None
     return result
 
 
 def as_money(value: object, name: str, problems: Problems) -> Decimal | None:
-    """An exact, finite, non-negative Decimal. Floats convert through ``str()`` (so 0.1
-    stays 0.1); NaN, infinities and negatives are unknown (None), never a decrement."""
+    """An exact, finite, non-negative Decimal below
+    :data:`~gatewaymetrics.core.bounds.MAX_AMOUNT`. Floats convert through ``repr()``
+    (so 0.1 stays 0.1); NaN, infinities, negatives and amounts out of range are
+    unknown (None), never a decrement or an infinite sum."""
     if value is None or _is_empty_str(value):
         return None
     amount: Decimal | None = None
@@ -275,12 +342,20 @@ def as_money(value: object, name: str, problems: Problems) -> Decimal | None:
         if isinstance(value, bool):
             amount = None
         elif isinstance(value, Decimal):
-            amount = value
-        elif isinstance(value, int | float):
-            amount = Decimal(str(value))
-        elif isinstance(value, str) and len(value) <= 64:
-            amount = Decimal(value.strip())
-    except (InvalidOperation, ValueError, OverflowError):
+            amount = value if type(value) is Decimal else Decimal(value)
+        elif isinstance(value, int):
+            number = int.__int__(value)
+            if number.bit_length() > _MAX_AMOUNT_BITS:  # out of range, whatever its digits
+                problems.append(Problem(field=name, message="out of range; unknown"))
+                return None
+            amount = Decimal(number)
+        elif isinstance(value, float):
+            amount = Decimal(float.__repr__(value))
+        elif isinstance(value, str):
+            text = plain_str(value)
+            if len(text) <= 64:  # before parsing: a bounded string is cheap to parse
+                amount = Decimal(text.strip())
+    except (InvalidOperation, ValueError, OverflowError, TypeError):
         amount = None
     if amount is None:
         problems.append(
@@ -289,6 +364,9 @@ def as_money(value: object, name: str, problems: Problems) -> Decimal | None:
         return None
     if not amount.is_finite():
         problems.append(Problem(field=name, message="not finite; unknown"))
+        return None
+    if not amount_in_range(amount):  # by its exponent: before any arithmetic or formatting
+        problems.append(Problem(field=name, message="out of range; unknown"))
         return None
     if amount < 0:
         problems.append(Problem(field=name, message="negative; unknown"))
@@ -303,28 +381,40 @@ def _iso_seconds(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
+def _seconds(value: object) -> float | None:
+    """Epoch seconds of ``value``, or None; may raise (the caller catches)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = int.__int__(value)
+        return float(number) if number.bit_length() <= 64 else None
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, datetime):
+        seconds = value.timestamp()
+        return seconds if type(seconds) is float else None
+    if isinstance(value, str):
+        text = plain_str(value)
+        if len(text) > 64:
+            return None
+        if ":" in text:  # never a number: skip the costly failed float()
+            return _iso_seconds(text.strip())
+        try:
+            return float(text)
+        except ValueError:
+            return _iso_seconds(text.strip())
+    return None
+
+
 def as_time(value: object, name: str, problems: Problems) -> float | None:
     """Epoch seconds from a float, an int, a datetime (naive ones are local time, as
-    LiteLLM makes them) or an ISO 8601 string (captured, replayed payloads)."""
+    LiteLLM makes them) or an ISO 8601 string (captured, replayed payloads), from 1970
+    to :data:`~gatewaymetrics.core.bounds.MAX_SECONDS`."""
     if value is None or _is_empty_str(value):
         return None
-    seconds: float | None = None
     try:
-        if isinstance(value, bool):
-            seconds = None
-        elif isinstance(value, int | float):
-            seconds = float(value)
-        elif isinstance(value, datetime):
-            seconds = value.timestamp()
-        elif isinstance(value, str) and len(value) <= 64:
-            if ":" in value:  # never a number: skip the costly failed float()
-                seconds = _iso_seconds(value.strip())
-            else:
-                try:
-                    seconds = float(value)
-                except ValueError:
-                    seconds = _iso_seconds(value.strip())
-    except (ValueError, OverflowError, OSError):
+        seconds = _seconds(value)
+    except Exception:  # a datetime whose tzinfo raises, a hostile subclass: this field only
         seconds = None
     if seconds is None or not math.isfinite(seconds):
         problems.append(
@@ -333,5 +423,8 @@ def as_time(value: object, name: str, problems: Problems) -> float | None:
         return None
     if seconds < 0:
         problems.append(Problem(field=name, message="before 1970; ignored"))
+        return None
+    if seconds > MAX_SECONDS:
+        problems.append(Problem(field=name, message="after the year 10000; ignored"))
         return None
     return seconds

@@ -40,6 +40,8 @@ _BY_CLASS: Mapping[str, ErrorCategory] = {
     "MidStreamFallbackError": _E.PROVIDER_ERROR,
     "ConnectError": _E.PROVIDER_ERROR,
     "CancelledError": _E.CANCELLED,
+    # LiteLLM's proxy: a key that matches nothing it issued (a ProxyException, 401).
+    "KeyNotFoundError": _E.AUTH,
 }
 
 
@@ -76,17 +78,25 @@ _BY_PROXY_REASON: Mapping[str, ErrorCategory] = {
 }
 
 
+#: LiteLLM's ProxyException and the subclasses its auth raises: their ``type`` is a reason.
+_PROXY_EXCEPTIONS = frozenset(
+    {"ProxyException", "KeyNotFoundError", "ModelAccessDeniedProxyException"}
+)
+
+
 def classify(
     exception_type: str | None, status_code: int | None, proxy_reason: str | None = None
 ) -> ErrorCategory:
     """The category of a failure; ``other`` when no input says anything known.
     ``proxy_reason`` is a LiteLLM ``ProxyException``'s ``type``."""
-    if exception_type == "ProxyException" and proxy_reason is not None:
+    if exception_type in _PROXY_EXCEPTIONS and proxy_reason is not None:
         by_reason = _BY_PROXY_REASON.get(proxy_reason)
         if by_reason is not None:
             return by_reason
     if exception_type is not None:
         category = _BY_CLASS.get(exception_type)
+        if category is None:  # a ProxyException replayed from JSON: its reason as its type
+            category = _BY_PROXY_REASON.get(exception_type)
         if category is not None:
             return category
     if status_code is not None:

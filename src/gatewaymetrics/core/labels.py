@@ -1,8 +1,9 @@
 """Label names and values: which call labels exist, and how a value is rendered.
 
-Rules: a missing value renders as "" (never "None"); control characters (and
-surrogates and line separators, which break exposition formats) are removed; values
-are capped in length. Label names are checked once, when settings are built.
+Rules: a missing value renders as "" (never "None"); values are cut to the length cap
+first, then control characters (and surrogates and line separators, which break
+exposition formats) are removed, so a huge value costs no more than a short one.
+Label names are checked once, when settings are built.
 """
 
 from __future__ import annotations
@@ -39,12 +40,23 @@ def is_valid_label_name(name: str) -> bool:
 
 
 def render_value(value: str | None, max_length: int = DEFAULT_MAX_VALUE_LENGTH) -> str:
-    """A label value: "" for None; control characters removed; at most ``max_length``."""
+    """A label value: "" for None; cut to ``max_length``, then control characters
+    removed. Cut first, by ``str`` itself: a 10 MB value costs what ``max_length``
+    characters cost, and none of a ``str`` subclass's methods runs."""
     if value is None:
         return ""
-    if not value.isprintable():
-        value = "".join(ch for ch in value if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
-    return value[:max_length]
+    if type(value) is not str or len(value) > max_length:
+        if not isinstance(value, str):
+            return ""
+        value = str.__getitem__(value, slice(0, max_length))  # a plain str, at most the cap
+    return _clean(value)
+
+
+def _clean(value: str) -> str:
+    """``value`` without control characters, surrogates and line separators."""
+    if value.isprintable():
+        return value
+    return "".join(ch for ch in value if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
 
 
 def _stream(call: CallRecord) -> str:

@@ -68,9 +68,9 @@ def _read(field: Field, indent: str) -> list[str]:
             lines += [f"if {var} is None:", f"    {var} = {expr}"]
         return [indent + line for line in lines]
     check, convert, kind = {
-        Kind.COUNT: ("type(v) is int and v >= 0", "_count", "int"),
-        Kind.MONEY: ("type(v) is float and 0.0 <= v < _INF", "_money", "float"),
-        Kind.TIME: ("type(v) is float and 0.0 <= v < _INF", "_time", "float"),
+        Kind.COUNT: ("type(v) is int and 0 <= v <= MAX_COUNT", "_count", "int"),
+        Kind.MONEY: ("type(v) is float and 0.0 <= v < MAX_AMOUNT", "_money", "float"),
+        Kind.TIME: ("type(v) is float and 0.0 <= v <= MAX_SECONDS", "_time", "float"),
     }[field.kind]
     lines = [f"v = {exprs[0]}", f"{var}: {kind} | None", f"if {check}:", f"    {var} = v"]
     # Missing everywhere (often: a budget without a reset time, no rate-limit headers).
@@ -152,10 +152,9 @@ def _budget_lines(indent: str) -> list[str]:
         lines += _read(spend, "    ")
         lines += [f"    if {_var(spend.name)} is None:", "        out.append(None)", "    else:"]
         lines += _read(limit, "        ") + _read(reset_at, "        ")
-        lines += [
+        lines += [  # the spend before this call: the pipeline adds the cost (core/budget.py)
             "        out.append(BudgetValues(",
-            f"            {_var(spend.name)} if cost is None else {_var(spend.name)} + cost,",
-            f"            {_var(limit.name)}, {_var(reset_at.name)}))",
+            f"            {_var(spend.name)}, {_var(limit.name)}, {_var(reset_at.name)}))",
         ]
     return [indent + line for line in lines]
 
@@ -220,14 +219,18 @@ repair or report anything, so the caller then runs the parser. Three entry point
 3. :func:`attempt_key`: what tells one report of an attempt from another.
 
 Money is read as float here: the fast path feeds float backends (Prometheus) only.
+Every number is checked against the same bounds (``core/bounds.py``) as the parser's,
+so a value beyond them (a count of 10**400, a cost of 1e308) sends the event to the
+parser, which reports it, before anything is applied. ``read_values`` raises nothing
+but :class:`Uncommon`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 
+from gatewaymetrics.core.bounds import MAX_AMOUNT, MAX_COUNT, MAX_SECONDS
 from gatewaymetrics.core.call_values import BudgetValues, CallValues
 from gatewaymetrics.core.coerce import (
     MAX_STR,
@@ -244,7 +247,6 @@ __all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity", "re
 
 _Dict = dict[str, object]
 _EMPTY: _Dict = {}
-_INF = math.inf
 _NOT_A_KEY = object()
 #: How many budgets a call can carry (``read_values``' ``budgets`` has one flag each).
 BUDGET_COUNT = <<BUDGET_COUNT>>
@@ -272,7 +274,8 @@ def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> P
         return None
     kw: _Dict = kwargs
 <<CONTAINERS>>
-    if failed is not False and not (failed is None and <<STATUS>> == "success"):
+    status = <<STATUS>>
+    if failed is not False and not (failed is None and type(status) is str and status == "success"):
         return None
 <<IDENTITY>>
     if custom_paths:
@@ -390,7 +393,10 @@ def _problem(picker: Callable[..., object], candidates: tuple[object, ...]) -> b
 
 def _count(name: str, *candidates: object) -> int | None:
     problems: Problems = []
-    value = pick_int(name, problems, *candidates)
+    try:
+        value = pick_int(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     return value
@@ -398,7 +404,10 @@ def _count(name: str, *candidates: object) -> int | None:
 
 def _money(name: str, *candidates: object) -> float | None:
     problems: Problems = []
-    value = pick_money(name, problems, *candidates)
+    try:
+        value = pick_money(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     return None if value is None else float(value)
@@ -414,9 +423,9 @@ def _time(name: str, *candidates: object) -> float | None:
     if type(first) is datetime:
         try:
             seconds = first.timestamp()
-        except (ValueError, OverflowError, OSError):
+        except Exception:  # any: a tzinfo of the caller's may raise what it likes
             raise Uncommon from None  # the parser reports it
-        if seconds >= 0:
+        if 0 <= seconds <= MAX_SECONDS:
             return seconds
         raise Uncommon
     if type(first) is str:
@@ -424,7 +433,10 @@ def _time(name: str, *candidates: object) -> float | None:
         if known is not None:
             return known
     problems: Problems = []
-    value = pick_time(name, problems, *candidates)
+    try:
+        value = pick_time(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     if type(first) is str and first and value is not None:  # the value is first's

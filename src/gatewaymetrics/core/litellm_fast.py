@@ -18,14 +18,18 @@ repair or report anything, so the caller then runs the parser. Three entry point
 3. :func:`attempt_key`: what tells one report of an attempt from another.
 
 Money is read as float here: the fast path feeds float backends (Prometheus) only.
+Every number is checked against the same bounds (``core/bounds.py``) as the parser's,
+so a value beyond them (a count of 10**400, a cost of 1e308) sends the event to the
+parser, which reports it, before anything is applied. ``read_values`` raises nothing
+but :class:`Uncommon`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 
+from gatewaymetrics.core.bounds import MAX_AMOUNT, MAX_COUNT, MAX_SECONDS
 from gatewaymetrics.core.call_values import BudgetValues, CallValues
 from gatewaymetrics.core.coerce import (
     MAX_STR,
@@ -42,7 +46,6 @@ __all__ = ["BUDGET_COUNT", "Payload", "Uncommon", "attempt_key", "identity", "re
 
 _Dict = dict[str, object]
 _EMPTY: _Dict = {}
-_INF = math.inf
 _NOT_A_KEY = object()
 #: How many budgets a call can carry (``read_values``' ``budgets`` has one flag each).
 BUDGET_COUNT = 5
@@ -137,7 +140,8 @@ def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> P
         body = _EMPTY if body is None else None
         if body is None:
             return None
-    if failed is not False and not (failed is None and slo.get("status") == "success"):
+    status = slo.get("status")
+    if failed is not False and not (failed is None and type(status) is str and status == "success"):
         return None
     values: tuple[object, ...] = (
         slo.get("call_type"),
@@ -249,7 +253,7 @@ def read_values(
     )
     v = slo.get("response_cost")
     f_cost_usd: float | None
-    if type(v) is float and 0.0 <= v < _INF:
+    if type(v) is float and 0.0 <= v < MAX_AMOUNT:
         f_cost_usd = v
     elif v is None and kw.get("response_cost") is None:
         f_cost_usd = None
@@ -258,7 +262,7 @@ def read_values(
     f_cost_unknown: object = slo.get("response_cost_failure_debug_info")
     v = slo.get("prompt_tokens")
     f_tokens_input: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_tokens_input = v
     elif (
         v is None
@@ -301,7 +305,7 @@ def read_values(
         )
     v = slo.get("completion_tokens")
     f_tokens_output: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_tokens_output = v
     elif (
         v is None
@@ -350,7 +354,7 @@ def read_values(
         else read(usage_in, "cached_tokens")
     )
     f_tokens_cached_input: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_tokens_cached_input = v
     elif v is None:
         f_tokens_cached_input = None
@@ -364,7 +368,7 @@ def read_values(
         else read(usage_out, "reasoning_tokens")
     )
     f_tokens_reasoning: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_tokens_reasoning = v
     elif v is None:
         f_tokens_reasoning = None
@@ -372,7 +376,7 @@ def read_values(
         f_tokens_reasoning = _count("tokens.reasoning", v)
     v = slo.get("startTime")
     f_started_at: float | None
-    if type(v) is float and 0.0 <= v < _INF:
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
         f_started_at = v
     elif v is None and start_time is None and kw.get("start_time") is None:
         f_started_at = None
@@ -382,7 +386,7 @@ def read_values(
         f_started_at = _time("started_at", v, start_time, kw.get("start_time"))
     v = slo.get("endTime")
     f_ended_at: float | None
-    if type(v) is float and 0.0 <= v < _INF:
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
         f_ended_at = v
     elif v is None and end_time is None and kw.get("end_time") is None:
         f_ended_at = None
@@ -392,7 +396,7 @@ def read_values(
         f_ended_at = _time("ended_at", v, end_time, kw.get("end_time"))
     v = slo.get("completionStartTime")
     f_first_token_at: float | None
-    if type(v) is float and 0.0 <= v < _INF:
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
         f_first_token_at = v
     elif v is None and kw.get("completion_start_time") is None:
         f_first_token_at = None
@@ -402,7 +406,7 @@ def read_values(
         f_first_token_at = _time("first_token_at", v, kw.get("completion_start_time"))
     v = kw.get("api_call_start_time")
     f_upstream_started_at: float | None
-    if type(v) is float and 0.0 <= v < _INF:
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
         f_upstream_started_at = v
     elif v is None:
         f_upstream_started_at = None
@@ -418,7 +422,7 @@ def read_values(
         else read(headers, "x_ratelimit_remaining_requests")
     )
     f_ratelimit_remaining_requests: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_ratelimit_remaining_requests = v
     elif (
         v is None
@@ -467,7 +471,7 @@ def read_values(
         else read(headers, "x_ratelimit_remaining_tokens")
     )
     f_ratelimit_remaining_tokens: int | None
-    if type(v) is int and v >= 0:
+    if type(v) is int and 0 <= v <= MAX_COUNT:
         f_ratelimit_remaining_tokens = v
     elif (
         v is None
@@ -521,7 +525,7 @@ def read_values(
     if budgets[0]:  # api_key
         v = slo_meta.get("user_api_key_spend")
         f_budget_api_key_spend: float | None
-        if type(v) is float and 0.0 <= v < _INF:
+        if type(v) is float and 0.0 <= v < MAX_AMOUNT:
             f_budget_api_key_spend = v
         elif v is None and legacy.get("user_api_key_spend") is None:
             f_budget_api_key_spend = None
@@ -534,7 +538,7 @@ def read_values(
         else:
             v = slo_meta.get("user_api_key_max_budget")
             f_budget_api_key_limit: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v < MAX_AMOUNT:
                 f_budget_api_key_limit = v
             elif v is None and legacy.get("user_api_key_max_budget") is None:
                 f_budget_api_key_limit = None
@@ -544,7 +548,7 @@ def read_values(
                 )
             v = slo_meta.get("user_api_key_budget_reset_at")
             f_budget_api_key_reset_at: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v <= MAX_SECONDS:
                 f_budget_api_key_reset_at = v
             elif v is None and legacy.get("user_api_key_budget_reset_at") is None:
                 f_budget_api_key_reset_at = None
@@ -556,15 +560,13 @@ def read_values(
                 )
             out.append(
                 BudgetValues(
-                    f_budget_api_key_spend if cost is None else f_budget_api_key_spend + cost,
-                    f_budget_api_key_limit,
-                    f_budget_api_key_reset_at,
+                    f_budget_api_key_spend, f_budget_api_key_limit, f_budget_api_key_reset_at
                 )
             )
     if budgets[1]:  # team
         v = slo_meta.get("user_api_key_team_spend")
         f_budget_team_spend: float | None
-        if type(v) is float and 0.0 <= v < _INF:
+        if type(v) is float and 0.0 <= v < MAX_AMOUNT:
             f_budget_team_spend = v
         elif v is None and legacy.get("user_api_key_team_spend") is None:
             f_budget_team_spend = None
@@ -577,7 +579,7 @@ def read_values(
         else:
             v = slo_meta.get("user_api_key_team_max_budget")
             f_budget_team_limit: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v < MAX_AMOUNT:
                 f_budget_team_limit = v
             elif v is None and legacy.get("user_api_key_team_max_budget") is None:
                 f_budget_team_limit = None
@@ -587,7 +589,7 @@ def read_values(
                 )
             v = slo_meta.get("user_api_key_team_budget_reset_at")
             f_budget_team_reset_at: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v <= MAX_SECONDS:
                 f_budget_team_reset_at = v
             elif v is None and legacy.get("user_api_key_team_budget_reset_at") is None:
                 f_budget_team_reset_at = None
@@ -598,16 +600,12 @@ def read_values(
                     "budget.team.reset_at", v, legacy.get("user_api_key_team_budget_reset_at")
                 )
             out.append(
-                BudgetValues(
-                    f_budget_team_spend if cost is None else f_budget_team_spend + cost,
-                    f_budget_team_limit,
-                    f_budget_team_reset_at,
-                )
+                BudgetValues(f_budget_team_spend, f_budget_team_limit, f_budget_team_reset_at)
             )
     if budgets[2]:  # user
         v = slo_meta.get("user_api_key_user_spend")
         f_budget_user_spend: float | None
-        if type(v) is float and 0.0 <= v < _INF:
+        if type(v) is float and 0.0 <= v < MAX_AMOUNT:
             f_budget_user_spend = v
         elif v is None and legacy.get("user_api_key_user_spend") is None:
             f_budget_user_spend = None
@@ -620,7 +618,7 @@ def read_values(
         else:
             v = slo_meta.get("user_api_key_user_max_budget")
             f_budget_user_limit: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v < MAX_AMOUNT:
                 f_budget_user_limit = v
             elif v is None and legacy.get("user_api_key_user_max_budget") is None:
                 f_budget_user_limit = None
@@ -630,7 +628,7 @@ def read_values(
                 )
             v = slo_meta.get("user_api_key_user_budget_reset_at")
             f_budget_user_reset_at: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v <= MAX_SECONDS:
                 f_budget_user_reset_at = v
             elif v is None and legacy.get("user_api_key_user_budget_reset_at") is None:
                 f_budget_user_reset_at = None
@@ -641,16 +639,12 @@ def read_values(
                     "budget.user.reset_at", v, legacy.get("user_api_key_user_budget_reset_at")
                 )
             out.append(
-                BudgetValues(
-                    f_budget_user_spend if cost is None else f_budget_user_spend + cost,
-                    f_budget_user_limit,
-                    f_budget_user_reset_at,
-                )
+                BudgetValues(f_budget_user_spend, f_budget_user_limit, f_budget_user_reset_at)
             )
     if budgets[3]:  # org
         v = slo_meta.get("user_api_key_org_spend")
         f_budget_org_spend: float | None
-        if type(v) is float and 0.0 <= v < _INF:
+        if type(v) is float and 0.0 <= v < MAX_AMOUNT:
             f_budget_org_spend = v
         elif v is None and legacy.get("user_api_key_org_spend") is None:
             f_budget_org_spend = None
@@ -661,7 +655,7 @@ def read_values(
         else:
             v = slo_meta.get("user_api_key_org_max_budget")
             f_budget_org_limit: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v < MAX_AMOUNT:
                 f_budget_org_limit = v
             elif v is None and legacy.get("user_api_key_org_max_budget") is None:
                 f_budget_org_limit = None
@@ -671,7 +665,7 @@ def read_values(
                 )
             v = slo_meta.get("user_api_key_org_budget_reset_at")
             f_budget_org_reset_at: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v <= MAX_SECONDS:
                 f_budget_org_reset_at = v
             elif v is None and legacy.get("user_api_key_org_budget_reset_at") is None:
                 f_budget_org_reset_at = None
@@ -681,17 +675,11 @@ def read_values(
                 f_budget_org_reset_at = _time(
                     "budget.org.reset_at", v, legacy.get("user_api_key_org_budget_reset_at")
                 )
-            out.append(
-                BudgetValues(
-                    f_budget_org_spend if cost is None else f_budget_org_spend + cost,
-                    f_budget_org_limit,
-                    f_budget_org_reset_at,
-                )
-            )
+            out.append(BudgetValues(f_budget_org_spend, f_budget_org_limit, f_budget_org_reset_at))
     if budgets[4]:  # end_user
         v = slo_meta.get("user_api_key_end_user_spend")
         f_budget_end_user_spend: float | None
-        if type(v) is float and 0.0 <= v < _INF:
+        if type(v) is float and 0.0 <= v < MAX_AMOUNT:
             f_budget_end_user_spend = v
         elif v is None and legacy.get("user_api_key_end_user_spend") is None:
             f_budget_end_user_spend = None
@@ -704,7 +692,7 @@ def read_values(
         else:
             v = slo_meta.get("user_api_key_end_user_max_budget")
             f_budget_end_user_limit: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v < MAX_AMOUNT:
                 f_budget_end_user_limit = v
             elif v is None and legacy.get("user_api_key_end_user_max_budget") is None:
                 f_budget_end_user_limit = None
@@ -714,7 +702,7 @@ def read_values(
                 )
             v = slo_meta.get("user_api_key_end_user_budget_reset_at")
             f_budget_end_user_reset_at: float | None
-            if type(v) is float and 0.0 <= v < _INF:
+            if type(v) is float and 0.0 <= v <= MAX_SECONDS:
                 f_budget_end_user_reset_at = v
             elif v is None and legacy.get("user_api_key_end_user_budget_reset_at") is None:
                 f_budget_end_user_reset_at = None
@@ -728,9 +716,7 @@ def read_values(
                 )
             out.append(
                 BudgetValues(
-                    f_budget_end_user_spend if cost is None else f_budget_end_user_spend + cost,
-                    f_budget_end_user_limit,
-                    f_budget_end_user_reset_at,
+                    f_budget_end_user_spend, f_budget_end_user_limit, f_budget_end_user_reset_at
                 )
             )
     ended = f_ended_at
@@ -857,7 +843,10 @@ def _problem(picker: Callable[..., object], candidates: tuple[object, ...]) -> b
 
 def _count(name: str, *candidates: object) -> int | None:
     problems: Problems = []
-    value = pick_int(name, problems, *candidates)
+    try:
+        value = pick_int(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     return value
@@ -865,7 +854,10 @@ def _count(name: str, *candidates: object) -> int | None:
 
 def _money(name: str, *candidates: object) -> float | None:
     problems: Problems = []
-    value = pick_money(name, problems, *candidates)
+    try:
+        value = pick_money(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     return None if value is None else float(value)
@@ -881,9 +873,9 @@ def _time(name: str, *candidates: object) -> float | None:
     if type(first) is datetime:
         try:
             seconds = first.timestamp()
-        except (ValueError, OverflowError, OSError):
+        except Exception:  # any: a tzinfo of the caller's may raise what it likes
             raise Uncommon from None  # the parser reports it
-        if seconds >= 0:
+        if 0 <= seconds <= MAX_SECONDS:
             return seconds
         raise Uncommon
     if type(first) is str:
@@ -891,7 +883,10 @@ def _time(name: str, *candidates: object) -> float | None:
         if known is not None:
             return known
     problems: Problems = []
-    value = pick_time(name, problems, *candidates)
+    try:
+        value = pick_time(name, problems, *candidates)
+    except Exception:  # (the converters never raise; an odd value is the parser's)
+        raise Uncommon from None
     if problems:
         raise Uncommon
     if type(first) is str and first and value is not None:  # the value is first's

@@ -12,13 +12,13 @@ exceptions as ``{"type": ..., "status_code": ...}``) parse the same way.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
 
+from gatewaymetrics.core.bounds import MAX_AMOUNT, MAX_COUNT, MAX_SECONDS
 from gatewaymetrics.core.budget import spend_after_call
 from gatewaymetrics.core.catalog import CALL_SOURCES
 from gatewaymetrics.core.coerce import (
@@ -26,12 +26,15 @@ from gatewaymetrics.core.coerce import (
     Getter,
     Problems,
     as_bool,
+    as_label,
     first,
     pick,
     pick_int,
     pick_money,
     pick_str,
     pick_time,
+    plain_str,
+    text_value,
     view,
 )
 from gatewaymetrics.core.error_taxonomy import classify
@@ -47,6 +50,7 @@ from gatewaymetrics.core.litellm_fields import (
     split_place,
 )
 from gatewaymetrics.core.records import (
+    BudgetScope,
     BudgetSnapshot,
     CallEvent,
     CallRecord,
@@ -58,7 +62,7 @@ from gatewaymetrics.core.records import (
     Status,
     TokenUsage,
 )
-from gatewaymetrics.core.secrets import fingerprint
+from gatewaymetrics.core.secrets import REJECTED_KEY, fingerprint
 from gatewaymetrics.core.urls import origin
 
 __all__ = ["BudgetSubject", "budget_places", "parse_litellm"]
@@ -170,21 +174,21 @@ class _Parser:
     def count(self, name: str) -> int | None:
         places = _PLACES[name]
         value = self.at(places[0])
-        if type(value) is int and value >= 0:
+        if type(value) is int and 0 <= value <= MAX_COUNT:
             return value
         return pick_int(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def time(self, name: str) -> float | None:
         places = _PLACES[name]
         value = self.at(places[0])
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value <= MAX_SECONDS:
             return value
         return pick_time(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
     def money(self, name: str) -> Decimal | None:
         places = _PLACES[name]
         value = self.at(places[0])
-        if type(value) is float and 0.0 <= value < math.inf:
+        if type(value) is float and 0.0 <= value < MAX_AMOUNT:
             return Decimal(repr(value))
         return pick_money(name, self.problems, value, *[self.at(p) for p in places[1:]])
 
@@ -203,10 +207,15 @@ class _Parser:
     def event(self) -> CallEvent:
         status = self.status()
         cost = self.cost()
+        error = self.error() if status is Status.FAILURE else None
         principal = Principal(
             **{name: self.key(name) if BY_NAME[name].kind is Kind.KEY else self.text(name)
                for name in _PRINCIPAL}
         )  # fmt: skip
+        if principal.api_key is not None and error is not None and _rejected(error):
+            # The gateway refused the key: it may be anything a client made up, and its
+            # fingerprint would be a new series each time.
+            principal = attrs.evolve(principal, api_key=REJECTED_KEY)
         call = CallRecord(
             call_id=self.text("call_id"),
             operation=self.operation(),
@@ -225,7 +234,7 @@ class _Parser:
             upstream_started_at=self.time("upstream_started_at"),
             stream=self.flag("stream") is True,
             cache_hit=self.flag("cache_hit"),
-            error=self.error() if status is Status.FAILURE else None,
+            error=error,
             ratelimit_remaining_requests=self.count("ratelimit_remaining_requests"),
             ratelimit_remaining_tokens=self.count("ratelimit_remaining_tokens"),
             extra_labels=self.extra_labels(),
@@ -240,8 +249,8 @@ class _Parser:
                 return Status.FAILURE if self.failed else Status.SUCCESS
             self.problems.append(Problem(field="failed", message="not a bool; ignored"))
         status = self.raw("status")
-        if isinstance(status, str) and status in ("success", "failure"):
-            return Status(status)
+        if isinstance(status, str) and plain_str(status) in ("success", "failure"):
+            return Status(plain_str(status))
         return Status.SUCCESS if self.raw("exception") is None else Status.FAILURE
 
     def operation(self) -> Operation:
@@ -294,6 +303,10 @@ class _Parser:
         else:
             name = self.raw("error.type")
         name = first(name, self.raw("error.class"))
+        if isinstance(name, str):  # a subclass (an enum member): its characters
+            name = plain_str(name)
+        if isinstance(reason, str):
+            reason = plain_str(reason)
         exception_type = None
         if isinstance(name, str) and _EXCEPTION_NAME.fullmatch(name):
             exception_type = name
@@ -348,14 +361,9 @@ class _Parser:
                     break
             if value is None:
                 continue
-            if isinstance(value, bool):
-                labels.append((name, "true" if value else "false"))
-            elif isinstance(value, str | int | float | Decimal):
-                labels.append((name, str(value)))
-            else:
-                self.problems.append(
-                    Problem(field=f"labels.{name}", message="not a scalar; ignored")
-                )
+            text = as_label(value, f"labels.{name}", self.problems)
+            if text is not None:
+                labels.append((name, text))
         return tuple(labels)
 
     def budgets(self, principal: Principal, cost: Decimal | None) -> tuple[BudgetSnapshot, ...]:
@@ -393,18 +401,30 @@ def budget_places(principal: Principal) -> tuple[BudgetSubject, ...]:
     places = []
     for budget in BUDGETS:
         subject = getattr(principal, budget.subject)
-        if subject is not None:
-            alias = None if budget.alias is None else getattr(principal, budget.alias)
-            places.append(BudgetSubject(budget, subject, alias))
+        if subject is None or (subject == REJECTED_KEY and budget.scope is BudgetScope.API_KEY):
+            continue  # no subject, or a refused key: a key nobody issued has no budget
+        alias = None if budget.alias is None else getattr(principal, budget.alias)
+        places.append(BudgetSubject(budget, subject, alias))
     return tuple(places)
 
 
 def _fingerprint(value: object, _name: str, _problems: Problems) -> str | None:
-    return fingerprint(value)  # never a problem: its message could only repeat the key
+    # (An enum member's str value is its text. Never a problem: its message could only
+    # repeat the key.)
+    return fingerprint(text_value(value))
 
 
 def _digits(value: object) -> object:
-    return value if isinstance(value, str) and value.isdigit() else None
+    if not isinstance(value, str):
+        return None
+    text = plain_str(value)
+    return text if text.isdigit() else None
+
+
+def _rejected(error: ErrorInfo) -> bool:
+    """Whether a failure says the gateway refused the caller's key: LiteLLM's proxy
+    fails such calls with an auth error (401, or 400 for a key it cannot check)."""
+    return error.category is ErrorCategory.AUTH
 
 
 def _at_path(container: Getter, path: str) -> object:

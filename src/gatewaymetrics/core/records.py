@@ -15,8 +15,9 @@ from decimal import Decimal
 import attrs
 
 from gatewaymetrics.core import budget
+from gatewaymetrics.core.bounds import MAX_COUNT, MAX_SECONDS, float_amount
 from gatewaymetrics.core.durations import duration, time_per_output_token, time_to_first_token
-from gatewaymetrics.core.secrets import is_fingerprint
+from gatewaymetrics.core.secrets import REJECTED_KEY, is_fingerprint
 
 __all__ = [
     "BudgetScope",
@@ -98,22 +99,45 @@ def _check_count(owner: object, names: tuple[str, ...], *, optional: bool) -> No
         value = getattr(owner, name)
         if value is None and optional:
             continue
-        if type(value) is not int or value < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if type(value) is not int or not 0 <= value <= MAX_COUNT:
+            raise ValueError(f"{name} must be an int from 0 to 2**63 - 1, got {_show(value)}")
 
 
 def _check_time(owner: object, names: tuple[str, ...]) -> None:
     for name in names:
         value = getattr(owner, name)
-        if value is not None and (type(value) is not float or not math.isfinite(value)):
-            raise ValueError(f"{name} must be a finite float or None, got {value!r}")
+        if value is not None and (type(value) is not float or not abs(value) <= MAX_SECONDS):
+            raise ValueError(
+                f"{name} must be a float from -2**38 to 2**38 (epoch seconds) or None, "
+                f"got {_show(value)}"
+            )
 
 
 def _check_money(name: str, value: object, *, optional: bool) -> None:
     if value is None and optional:
         return
-    if type(value) is not Decimal or not value.is_finite() or value < 0:
-        raise ValueError(f"{name} must be a finite Decimal >= 0, got {value!r}")
+    if type(value) is not Decimal or not value.is_finite() or not float_amount(value) or value < 0:
+        raise ValueError(
+            f"{name} must be a finite Decimal >= 0 within float range, got {_show(value)}"
+        )
+
+
+def _show(value: object) -> str:
+    """A value in an error message, short: an int of 10**400 or a Decimal with a
+    billion-digit exponent must not be written out in full."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    if isinstance(value, Decimal) and value.is_finite() and not float_amount(value):
+        return f"a Decimal of exponent {value.adjusted()}"
+    return repr(value)[:80]
+
+
+def _in_range(number: int | float | Decimal) -> bool:
+    if isinstance(number, int):
+        return abs(number) <= MAX_COUNT
+    if isinstance(number, float):
+        return math.isfinite(number)
+    return number.is_finite() and float_amount(number)
 
 
 def _check_type(name: str, value: object, expected: type, *, optional: bool = False) -> None:
@@ -161,7 +185,9 @@ class TokenUsage:
 
 @attrs.frozen(kw_only=True)
 class Principal:
-    """Who made the call. ``api_key`` is a fingerprint (sha256 hex), never a raw key."""
+    """Who made the call. ``api_key`` is a fingerprint (sha256 hex), never a raw key,
+    or :data:`~gatewaymetrics.core.secrets.REJECTED_KEY` when the gateway refused the
+    key: a key nobody issued must not become a series of its own."""
 
     api_key: str | None = None
     api_key_alias: str | None = None
@@ -175,8 +201,11 @@ class Principal:
 
     def __attrs_post_init__(self) -> None:
         _check_str(self, _PRINCIPAL_FIELDS)
-        if self.api_key is not None and not is_fingerprint(self.api_key):
-            raise ValueError("api_key must be a fingerprint (64 lowercase hex chars)")
+        key = self.api_key
+        if key is not None and key != REJECTED_KEY and not is_fingerprint(key):
+            raise ValueError(
+                f"api_key must be a fingerprint (64 lowercase hex chars) or {REJECTED_KEY!r}"
+            )
 
 
 _PRINCIPAL_FIELDS = tuple(field.name for field in attrs.fields(Principal))
@@ -266,6 +295,8 @@ class CallRecord:
                 raise TypeError("numbers must hold (name, number) pairs")
             if isinstance(item[1], bool) or not isinstance(item[1], int | float | Decimal):
                 raise TypeError("numbers must hold (name, number) pairs")
+            if not _in_range(item[1]):
+                raise ValueError(f"numbers: {item[0]} must be finite, within float range")
 
     @property
     def duration_s(self) -> float | None:

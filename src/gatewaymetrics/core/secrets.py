@@ -9,7 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["fingerprint", "hash_key", "is_fingerprint"]
+__all__ = ["REJECTED_KEY", "fingerprint", "hash_key", "is_fingerprint"]
+
+#: The api-key label of a call the gateway failed for its key (an auth failure): every
+#: key a client makes up would otherwise be a new fingerprint, a new series. Marked
+#: with a leading underscore, as ``_other`` is: it is never a fingerprint.
+REJECTED_KEY = "_rejected"
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _BEARER = re.compile(r"\s*bearer\s+", re.IGNORECASE)
@@ -30,6 +35,8 @@ def fingerprint(token: object) -> str | None:
     """
     if not isinstance(token, str):
         return None
+    if type(token) is not str:  # a subclass (an enum member): its characters, by str
+        token = str.__str__(token)
     bearer = _BEARER.match(token)
     stripped = (token[bearer.end() :] if bearer else token).strip()
     if not stripped:

@@ -1,0 +1,163 @@
+"""The scrape budget (issue 12, point 9): at the default limits the exposition stays
+within a fixed number of lines and bytes, whatever the callers; each series' byte
+charge bounds what it really renders; the at-cap exposition passes promtool."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from gatewaymetrics import (
+    BudgetScope,
+    BudgetSnapshot,
+    CallEvent,
+    CallRecord,
+    LabelSettings,
+    Operation,
+    Pipeline,
+    Principal,
+    Settings,
+    TokenUsage,
+)
+from gatewaymetrics.backends.prometheus import PrometheusBackend
+from gatewaymetrics.config import Config, PrometheusConfig, build_pipeline
+from gatewaymetrics.core.catalog import MetricKind
+from gatewaymetrics.core.plan import Plan
+from gatewaymetrics.core.samples import Sample
+from gatewaymetrics.series_guard import (
+    SCRAPE_BYTES,
+    SCRAPE_LINES,
+    SeriesGuard,
+    scrape_budget,
+    series_bytes,
+    series_lines,
+)
+from tests.promtools import promtool_check
+
+
+def full_call(index: int, width: int = 0) -> CallEvent:
+    """A call that feeds every call metric, budgets and rate limits, its identity unique
+    to ``index``; ``width``: every label value that long (0: short realistic values)."""
+
+    def text(name: str) -> str:
+        value = f"{name}-{index}"
+        return (value * (1 + width // len(value)))[:width] if width else value
+
+    key = hashlib.sha256(str(index).encode()).hexdigest()
+    call = CallRecord(
+        operation=Operation.CHAT, provider=text("openai"), requested_model=text("gpt"),
+        model=text("gpt-4o"),
+        principal=Principal(api_key=key, api_key_alias=text("alias"), team_id=text("team"),
+                            team_alias=text("squad"), user_id=text("user")),
+        tokens=TokenUsage(input=10, output=20, cached_input=3, reasoning=4),
+        cost_usd=Decimal("0.01"), started_at=1000.0, ended_at=1001.5, first_token_at=1000.2,
+        upstream_started_at=1000.1, stream=True, cache_hit=True,
+        ratelimit_remaining_requests=5, ratelimit_remaining_tokens=100,
+    )  # fmt: skip
+    budget = BudgetSnapshot(
+        scope=BudgetScope.API_KEY, subject=key, limit_usd=Decimal(10), spend_usd=Decimal(1)
+    )
+    return CallEvent(call=call, budgets=(budget,))
+
+
+def at_the_cap(width: int = 0, calls: int = 400) -> tuple[Pipeline, PrometheusBackend]:
+    """The pipeline users run (config-built, default settings), past its budget."""
+    pipeline = build_pipeline(Config(prometheus=PrometheusConfig(port=0)))
+    for index in range(calls):
+        pipeline.record(full_call(index, width))
+    (backend,) = pipeline.backends
+    assert isinstance(backend, PrometheusBackend)
+    return pipeline, backend
+
+
+def test_the_default_budget() -> None:
+    assert scrape_budget(Settings().series_cap) == (12_000, 8_000_000)
+    assert scrape_budget(5) == (SCRAPE_LINES, SCRAPE_BYTES)  # small caps: the default
+    assert scrape_budget(20_000) == (24_000, 16_000_000)  # above it: in proportion
+
+
+def test_a_scrape_at_the_default_cap_stays_within_the_budget() -> None:
+    pipeline, backend = at_the_cap()
+    body, _ = backend.exposition()
+    # 400 identities asked; the budget admitted what fits: every further one folded.
+    assert body.count(b"\n") == 12_183
+    assert len(body) <= 10_000_000
+    openmetrics, _ = backend.exposition("application/openmetrics-text")
+    assert openmetrics.count(b"\n") == 12_174
+    assert len(openmetrics) <= 10_000_000
+    overflow = b'gatewaymetrics_series_overflow_total{metric="llm_requests_total"} '
+    assert overflow in body
+    pipeline.close()
+
+
+def test_long_label_values_meet_the_byte_budget_first() -> None:
+    pipeline, backend = at_the_cap(width=128)
+    body, _ = backend.exposition()
+    assert body.count(b"\n") == 7_250
+    assert len(body) <= SCRAPE_BYTES + 200_000  # + headers, self-metrics, _other series
+    pipeline.close()
+
+
+def test_the_exposition_at_the_cap_passes_promtool() -> None:
+    pipeline, backend = at_the_cap()
+    body, _ = backend.exposition()
+    result = promtool_check(body)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pipeline.close()
+
+
+PLAN = Plan.build(Settings(labels=LabelSettings(opt_in=("end_user",))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.sampled_from(sorted(k for k, m in PLAN.metrics.items() if not m.spec.self_metric)),
+    values=st.lists(st.text(max_size=40), min_size=20, max_size=20),
+    value=st.floats(min_value=-1e308, max_value=1e308, allow_nan=False),
+    openmetrics=st.booleans(),
+)
+def test_a_series_charge_bounds_its_rendered_bytes(
+    key: str, values: list[str], value: float, openmetrics: bool
+) -> None:
+    metric = PLAN.metrics[key]
+    labels = PLAN.render(tuple(values[: len(metric.label_names)]))
+    registry = CollectorRegistry()
+    backend = PrometheusBackend(registry=registry, multiprocess=False)
+    backend.declare(list(PLAN.metrics.values()))
+    if metric.kind is MetricKind.COUNTER:
+        value = abs(value)
+    elif metric.kind is MetricKind.HISTOGRAM:
+        value = min(abs(value), 1e30)
+    # One series first, so the family's header lines are there before ours.
+    backend.apply([Sample(metric, ("a",) * len(labels), 1.0)])
+    empty = (generate_openmetrics if openmetrics else generate_latest)(registry)
+    backend.apply([Sample(metric, labels, value)])
+    body = (generate_openmetrics if openmetrics else generate_latest)(registry)
+    added = len(body) - len(empty)
+    assert body.count(b"\n") - empty.count(b"\n") == series_lines(metric)
+    assert added <= series_bytes(metric, labels)
+
+
+@pytest.mark.parametrize(("width", "expected"), [(10, 600), (100, 394)])
+def test_the_budget_folds_what_is_beyond_it(width: int, expected: int) -> None:
+    plan = Plan.build(Settings())
+    guard = SeriesGuard(plan, 10_000)
+    duration = plan.metrics["request_duration"]
+    labels = tuple("x" * width for _ in duration.label_names)
+    per_series = series_lines(duration)
+    assert per_series == 20  # 16 buckets, +Inf, _count, _sum, _created
+    admitted = 0
+    for index in range(1000):
+        out = guard.admit([Sample(duration, (*labels[:-1], f"{index:03}"), 1.0)])
+        if out[0].labels[0] != "_other":
+            admitted += 1
+    fits_lines = SCRAPE_LINES // per_series  # short values: the line budget binds
+    fits_bytes = SCRAPE_BYTES // series_bytes(duration, (*labels[:-1], "999"))  # long: bytes
+    assert admitted == min(fits_lines, fits_bytes) == expected
+    assert guard.lines == expected * 20
