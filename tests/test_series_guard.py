@@ -4,8 +4,10 @@ charge bounds what it really renders; the at-cap exposition passes promtool."""
 
 from __future__ import annotations
 
-import hashlib
-from decimal import Decimal
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -14,16 +16,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from gatewaymetrics import (
-    BudgetScope,
-    BudgetSnapshot,
     CallEvent,
-    CallRecord,
     LabelSettings,
-    Operation,
     Pipeline,
-    Principal,
     Settings,
-    TokenUsage,
 )
 from gatewaymetrics.backends.prometheus import PrometheusBackend
 from gatewaymetrics.config import Config, PrometheusConfig, build_pipeline
@@ -41,29 +37,19 @@ from gatewaymetrics.series_guard import (
 from tests.promtools import promtool_check
 
 
-def full_call(index: int, width: int = 0) -> CallEvent:
-    """A call that feeds every call metric, budgets and rate limits, its identity unique
-    to ``index``; ``width``: every label value that long (0: short realistic values)."""
+def _scrape_benchmark() -> ModuleType:
+    """benchmarks/scrape.py, whose ``full_call`` the budget is measured with: the test
+    fills the budget with the same calls the benchmark times."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "scrape.py"
+    spec = importlib.util.spec_from_file_location("scrape_benchmark", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def text(name: str) -> str:
-        value = f"{name}-{index}"
-        return (value * (1 + width // len(value)))[:width] if width else value
 
-    key = hashlib.sha256(str(index).encode()).hexdigest()
-    call = CallRecord(
-        operation=Operation.CHAT, provider=text("openai"), requested_model=text("gpt"),
-        model=text("gpt-4o"),
-        principal=Principal(api_key=key, api_key_alias=text("alias"), team_id=text("team"),
-                            team_alias=text("squad"), user_id=text("user")),
-        tokens=TokenUsage(input=10, output=20, cached_input=3, reasoning=4),
-        cost_usd=Decimal("0.01"), started_at=1000.0, ended_at=1001.5, first_token_at=1000.2,
-        upstream_started_at=1000.1, stream=True, cache_hit=True,
-        ratelimit_remaining_requests=5, ratelimit_remaining_tokens=100,
-    )  # fmt: skip
-    budget = BudgetSnapshot(
-        scope=BudgetScope.API_KEY, subject=key, limit_usd=Decimal(10), spend_usd=Decimal(1)
-    )
-    return CallEvent(call=call, budgets=(budget,))
+full_call: Callable[..., CallEvent] = _scrape_benchmark().full_call
 
 
 def at_the_cap(width: int = 0, calls: int = 400) -> tuple[Pipeline, PrometheusBackend]:
