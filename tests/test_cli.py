@@ -93,7 +93,10 @@ def test_check_config_on_a_bad_file_names_the_key(tmp_path: Path) -> None:
 def test_a_bad_environment_variable_is_a_config_error() -> None:
     result = run("replay", str(EXAMPLES), env={"GATEWAYMETRICS_STATSD_DIALECT": "datadog"})
     assert result.returncode == 2
-    assert result.stderr.startswith("gatewaymetrics: invalid statsd.dialect: 'datadog'; allowed: ")
+    assert result.stderr.startswith(
+        "gatewaymetrics: invalid GATEWAYMETRICS_STATSD_DIALECT (statsd.dialect): 'datadog'; "
+        "allowed: "
+    )
 
 
 def test_serve_answers_and_stops_on_sigterm() -> None:
@@ -177,16 +180,18 @@ def test_demo_payload_file_is_json_lines() -> None:
     ("environ", "message"),
     [
         ({"GATEWAYMETRICS_BACKENDS": "statsd", "GATEWAYMETRICS_STATSD_TIMEOUT": "120"},
-         "invalid statsd.timeout: 120; allowed: seconds: a number more than 0, at most 60"),
+         "invalid GATEWAYMETRICS_STATSD_TIMEOUT (statsd.timeout): 120; allowed: seconds: "
+         "a number more than 0, at most 60"),
         ({"GATEWAYMETRICS_BACKENDS": "statsd", "GATEWAYMETRICS_STATSD_PREFIX": "1bad"},
-         "invalid statsd.prefix: '1bad'; allowed: empty, or dotted identifiers"),
+         "invalid GATEWAYMETRICS_STATSD_PREFIX (statsd.prefix): '1bad'; allowed: empty, "
+         "or dotted identifiers"),
         ({"GATEWAYMETRICS_PROMETHEUS_MULTIPROCESS": "true"},
          "invalid prometheus.multiprocess_dir: None; allowed: a directory when "
          "prometheus.multiprocess is true"),
         ({"GATEWAYMETRICS_PROMETHEUS_PORT": "9464",
           "GATEWAYMETRICS_PROMETHEUS_HOST": "no-such-host.invalid"},
-         "invalid prometheus.host: 'no-such-host.invalid'; allowed: a host name or address "
-         "that resolves"),
+         "invalid prometheus.host (GATEWAYMETRICS_PROMETHEUS_HOST): 'no-such-host.invalid'; "
+         "allowed: a host name or address that resolves"),
     ],
 )  # fmt: skip
 def test_check_config_refuses_what_build_pipeline_refuses(
@@ -195,7 +200,9 @@ def test_check_config_refuses_what_build_pipeline_refuses(
     checked = run("check-config", env=environ)
     assert (checked.returncode, checked.stdout) == (2, "")
     assert checked.stderr.startswith(f"gatewaymetrics: {message}")
-    built = run("replay", str(EXAMPLES), env=environ)  # replay builds the pipeline
+    # replay builds the pipeline without a server; serve builds the server
+    command = ["serve"] if "HOST" in str(environ) else ["replay", str(EXAMPLES)]
+    built = run(*command, env=environ)
     assert (built.returncode, built.stderr) == (2, checked.stderr)
 
 
@@ -209,7 +216,7 @@ def test_check_config_refuses_a_port_in_use() -> None:
         result = run("check-config", env={"GATEWAYMETRICS_PROMETHEUS_PORT": str(port)})
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
-        f"gatewaymetrics: invalid prometheus.port: {port}; "
+        f"gatewaymetrics: invalid prometheus.port (GATEWAYMETRICS_PROMETHEUS_PORT): {port}; "
         "allowed: a free port (Address already in use)\n"
     )
 
@@ -249,3 +256,125 @@ def test_documented_variables_leave_the_metrics_on() -> None:
                  env={"GATEWAYMETRICS_PURE": "1", "GATEWAYMETRICS_PURE_BUILD": "1"})  # fmt: skip
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines()[0] == f"Replayed 19 payloads from {EXAMPLES}"
+
+
+# -- issue 13: first-hour frictions ------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["check-config"], ["replay", str(EXAMPLES)]])
+def test_output_to_a_closed_pipe_ends_quietly(args: list[str]) -> None:
+    """``gatewaymetrics check-config | head -1``: the reader is gone before the first
+    write (here from the start, so the test does not race the writer)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        source = str(Path(__file__).parents[1] / "src")  # this tree, not an installed copy
+        process = subprocess.run(
+            [*COMMAND, *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": source, "GATEWAYMETRICS_PROMETHEUS_PORT": "0"},
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert "BrokenPipeError" not in process.stderr
+    assert "Traceback" not in process.stderr
+    assert (process.returncode, process.stderr) == (0, "")
+
+
+def test_replay_starts_no_server_so_a_busy_port_does_not_matter(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "one.jsonl"
+    path.write_text(EXAMPLES.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = run("replay", str(path), env={"GATEWAYMETRICS_PROMETHEUS_PORT": port})
+        exposition = run("replay", str(path), "--exposition",
+                         env={"GATEWAYMETRICS_PROMETHEUS_PORT": port})  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[0] == f"Replayed 1 payloads from {path}"
+    assert (exposition.returncode, exposition.stderr) == (0, "")
+    assert "# TYPE llm_requests_total counter" in exposition.stdout
+
+
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    from gatewaymetrics.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def _entries(text: str) -> dict[str, str]:
+    """Each argument in a ``--help`` text and its help (same line or the next ones)."""
+    entries: dict[str, str] = {}
+    section, name = False, None
+    for line in text.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            section = line in ("options:", "positional arguments:")
+            continue
+        if not section or not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 2:
+            name, _, rest = line.strip().partition("  ")
+            entries[name] = rest.strip()
+        elif name is not None and indent > 2 and not line.strip().startswith("{"):
+            entries[name] = f"{entries[name]} {line.strip()}".strip()
+    return entries
+
+
+def test_help_describes_every_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
+    top = _help(capsys)
+    assert "``" not in top
+    for command in ("demo", "replay", "serve", "check-config"):
+        text = _help(capsys, command)
+        assert "``" not in text
+        _, _, rest = text.partition("\n\n")
+        description = rest.split("\n\n")[0]
+        assert not description.endswith(":"), (command, text)  # a description, not a section
+        entries = _entries(text)
+        assert entries, text
+        for name, help_text in entries.items():
+            assert help_text, (command, name, text)
+            if name.startswith("--") and " " in name:  # an option taking a value
+                assert "default:" in help_text, (command, name, text)
+
+
+def test_check_config_explains_naming() -> None:
+    result = run("check-config")
+    assert result.returncode == 0
+    assert "naming = 'native'  # metric names: native only today" in result.stdout.splitlines()
+
+
+@pytest.mark.integration
+def test_demo_explains_its_request_count_and_shows_no_url_without_serve() -> None:
+    require_module("litellm", HOW)
+    import socket
+
+    with socket.socket() as busy:  # no server starts, so a busy port does not matter
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run("demo", "--calls", "30", env={
+            "GATEWAYMETRICS_PROMETHEUS_PORT": str(busy.getsockname()[1]),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    requests = int(lines[0].split()[0])
+    assert requests > 30  # the seeded mix has fallbacks
+    extra = requests - 30
+    assert f"{requests} requests from 30 calls: {extra} more attempt{'s' if extra > 1 else ''} " \
+        "on a fallback deployment (each attempt is a request)" in lines  # fmt: skip
+    assert not any("http://" in line for line in lines)
+    assert lines[-1] == "Metrics: not served (gatewaymetrics demo --serve keeps /metrics up)"
+
+
+def test_serve_help_says_it_needs_a_multiprocess_directory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = " ".join(_help(capsys, "serve").split())
+    assert "records nothing itself" in text
+    assert "PROMETHEUS_MULTIPROC_DIR" in text
+    assert "Without one it shows only HELP and TYPE lines." in text

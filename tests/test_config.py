@@ -94,8 +94,10 @@ def test_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[statsd]\nhostt = 'x'\n", encoding="utf-8")
     # An unknown key's value is never shown: it may be a misspelt credential.
-    with pytest.raises(GatewayMetricsError, match=r"invalid statsd.hostt: <hidden>;") as info:
-        load_config(bad, environ={})
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(bad, environ={"GATEWAYMETRICS_STATSD_HOST": "x"})
+    assert str(info.value) == f"unknown key 'statsd.hostt' in {bad}; did you mean 'statsd.host'?"
+    assert info.value.value == "<hidden>"
     assert "statsd.host" in info.value.allowed
     broken = tmp_path / "broken.toml"
     broken.write_text("backends = [", encoding="utf-8")
@@ -374,3 +376,86 @@ def test_every_key_and_variable_is_documented() -> None:
         assert f"`{key}`" in text, key
     for name in OTHER_ENV:
         assert f"`{name}`" in text, name
+
+
+# -- issue 13: errors that say what went wrong and where -----------------------------------
+
+
+def test_an_unknown_key_is_not_a_bad_value_and_suggests_the_closest(tmp_path: Path) -> None:
+    path = tmp_path / "gm.toml"
+    path.write_text("[prometheus]\nprot = 9465\n", encoding="utf-8")
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(path, environ={})
+    assert str(info.value) == (
+        f"unknown key 'prometheus.prot' in {path}; did you mean 'prometheus.port'?"
+    )
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_CONFIG": str(path)})
+    assert str(info.value).startswith(f"unknown key 'prometheus.prot' in {path};")
+    path.write_text("colour = 'blue'\n", encoding="utf-8")
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(path, environ={})
+    assert str(info.value).startswith(f"unknown key 'colour' in {path}; known: backends, ")
+
+
+def test_an_unknown_variable_suggests_the_closest() -> None:
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_PROMETHEUS_PROT": "9465"})
+    assert str(info.value) == (
+        "unknown variable 'GATEWAYMETRICS_PROMETHEUS_PROT'; "
+        "did you mean 'GATEWAYMETRICS_PROMETHEUS_PORT'?"
+    )
+    assert "9465" not in str(info.value)
+
+
+def test_an_environment_error_names_the_variable_given() -> None:
+    with pytest.raises(GatewayMetricsError) as info:
+        load_config(environ={"GATEWAYMETRICS_STATSD_PORT": "eighty"})
+    assert str(info.value) == (
+        "invalid GATEWAYMETRICS_STATSD_PORT (statsd.port): 'eighty'; "
+        "allowed: an integer from 1 to 65535"
+    )
+    assert info.value.key == "statsd.port"
+
+
+def test_a_file_value_overridden_by_the_environment_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "gm.toml"
+    path.write_text("[statsd]\nport = 'eighty'\n", encoding="utf-8")
+    config = load_config(path, environ={"GATEWAYMETRICS_STATSD_PORT": "8126"})
+    assert config.statsd.port == 8126
+
+
+def test_a_busy_port_names_its_variable() -> None:
+    import socket
+
+    from gatewaymetrics.config import validate
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = load_config(environ={"GATEWAYMETRICS_PROMETHEUS_PORT": str(port)})
+        for check in (validate, build_pipeline):
+            with pytest.raises(GatewayMetricsError) as info:
+                check(config)
+            assert str(info.value) == (
+                f"invalid prometheus.port (GATEWAYMETRICS_PROMETHEUS_PORT): {port}; "
+                "allowed: a free port (Address already in use)"
+            )
+
+
+def test_a_missing_extra_says_how_to_install_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from gatewaymetrics.config import validate
+
+    monkeypatch.delitem(sys.modules, "gatewaymetrics.backends.statsd", raising=False)
+    monkeypatch.setitem(sys.modules, "statsd", None)  # not installed
+    with pytest.raises(GatewayMetricsError) as info:
+        validate(load_config(environ={"GATEWAYMETRICS_BACKENDS": "statsd"}))
+    message = str(info.value)
+    assert message.startswith(
+        "invalid backends: 'statsd'; "
+        "allowed: install its extra: pip install 'gatewaymetrics[statsd]'"
+    )
+    assert message.count("pip install") == 1, message

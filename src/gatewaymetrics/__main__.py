@@ -13,6 +13,7 @@ or configuration error, 1 anything else; errors are one line on stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -53,6 +54,11 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
+def _without_server(config: Config) -> Config:
+    """``config`` with no own ``/metrics`` server: for commands that only record."""
+    return attrs.evolve(config, prometheus=attrs.evolve(config.prometheus, port=0))
+
+
 def _metrics_url(pipeline: Pipeline) -> str | None:
     for backend in pipeline.backends:
         address = getattr(backend, "address", None)
@@ -69,7 +75,7 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
     from gatewaymetrics.demo import demo_calls
 
     memory = MemoryBackend(name="summary")
-    pipeline = build_pipeline(config, extra_backends=[memory])
+    pipeline = build_pipeline(config if serve else _without_server(config), extra_backends=[memory])
     url = _metrics_url(pipeline)
 
     def progress(done: int, total: int) -> None:
@@ -81,12 +87,18 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
         asyncio.run(drive(demo_calls(calls), GatewayMetricsLogger(pipeline), progress=progress))
         print(file=sys.stderr)
         print(render_summary(memory, pipeline.plan), end="")
+        requests = round(memory.sum(pipeline.plan.metrics["requests"].name))
+        if requests > calls:
+            extra = requests - calls
+            print(f"\n{requests} requests from {calls} calls: {extra} more "
+                  f"attempt{'s' if extra > 1 else ''} on a fallback deployment "
+                  "(each attempt is a request)")  # fmt: skip
         backends = ", ".join(b.name for b in pipeline.backends if b is not memory)
         print(f"\nRecorded with: {backends}")
         if url is not None:
-            print(
-                f"Metrics: {url}" + ("" if serve else " (gatewaymetrics demo --serve keeps it up)")
-            )
+            print(f"Metrics: {url}")
+        elif not serve and "prometheus" in config.backends:
+            print("Metrics: not served (gatewaymetrics demo --serve keeps /metrics up)")
         if serve:
             print("Serving; Ctrl-C to stop.", flush=True)
             _wait_for_signal()
@@ -97,7 +109,7 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
 
 def _replay(config: Config, path: str, exposition: bool) -> int:
     memory = MemoryBackend(name="summary")
-    pipeline = build_pipeline(config, extra_backends=[memory])
+    pipeline = build_pipeline(_without_server(config), extra_backends=[memory])
     try:
         try:
             with open(path, encoding="utf-8") as lines:
@@ -158,7 +170,8 @@ def _check_config(config: Config) -> int:
     settings = config.settings
     labels = settings.labels
     print(f"backends = {list(config.backends)}")
-    print(f"prefix = {settings.prefix!r}\nnaming = {settings.naming!r}")
+    print(f"prefix = {settings.prefix!r}")
+    print(f"naming = {settings.naming!r}  # metric names: native only today")
     print(f"series_cap = {settings.series_cap}")
     print(f"duration_buckets = {list(settings.duration_buckets)}")
     print(f"labels.call_labels = {list(labels.call_labels)}")
@@ -190,29 +203,66 @@ def _check_config(config: Config) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="gatewaymetrics", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written; ``--help`` shows no reST markup."""
+
+
+_DESCRIPTIONS = {
+    "demo": "Drive LiteLLM calls with mock responses (no network) through the adapter\n"
+    "into the configured backends and print a summary. Router fallbacks make\n"
+    "more requests than calls: each attempt is a request.",
+    "replay": "Record captured LiteLLM callback payloads (JSON lines) and print a\n"
+    "summary, or the Prometheus exposition. Starts no server.",
+    "serve": "Serve /metrics until SIGINT or SIGTERM. It records nothing itself: it\n"
+    "serves what gateway workers write into a shared multiprocess directory\n"
+    "(prometheus.multiprocess_dir or PROMETHEUS_MULTIPROC_DIR). Without one it\n"
+    "shows only HELP and TYPE lines.",
+    "check-config": "Validate the configuration as build_pipeline does, then print the\n"
+    "effective settings and the metric catalog.",
+}
+
+
+def _parser() -> _Parser:
+    description = (__doc__ or "").replace("``", "`")
+    parser = _Parser(prog="gatewaymetrics", description=description, formatter_class=_Formatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    demo = commands.add_parser("demo", help="drive real LiteLLM (mock responses) and summarise")
-    demo.add_argument("--calls", type=int, default=120, help="how many calls (default 120)")
-    demo.add_argument("--serve", action="store_true", help="keep serving /metrics afterwards")
-    replay_command = commands.add_parser("replay", help="record captured LiteLLM payloads")
+
+    def command(name: str, summary: str) -> _Parser:
+        return commands.add_parser(
+            name, help=summary, description=_DESCRIPTIONS[name], formatter_class=_Formatter
+        )
+
+    demo = command("demo", "drive real LiteLLM (mock responses) and summarise")
+    demo.add_argument(
+        "--calls", type=int, default=120, help="how many calls (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep serving /metrics afterwards, on prometheus.port (default: no server)",
+    )
+    replay_command = command("replay", "record captured LiteLLM payloads")
     replay_command.add_argument(
         "file", help="JSON lines: {kwargs, response_obj, start_time, end_time, hook}"
     )
     replay_command.add_argument(
-        "--exposition", action="store_true", help="print the Prometheus exposition instead"
+        "--exposition",
+        action="store_true",
+        help="print the Prometheus exposition instead (default: the summary)",
     )
-    serve = commands.add_parser("serve", help="a standalone /metrics server")
-    serve.add_argument("--host", default=None, help="default: prometheus.host")
-    serve.add_argument("--port", default=None, help="0 to 65535; default: prometheus.port")
-    check = commands.add_parser("check-config", help="validate and print the configuration")
+    serve = command("serve", "a standalone /metrics server")
+    serve.add_argument("--host", help="address to listen on (default: prometheus.host)")
+    serve.add_argument("--port", help="0 to 65535, 0 picks a free one (default: prometheus.port)")
+    check = command("check-config", "validate and print the configuration")
     check.add_argument(
-        "file", nargs="?", default=None, help="a TOML file (default: the environment's)"
+        "file", nargs="?", help="a TOML file (default: GATEWAYMETRICS_CONFIG, and the environment)"
     )
+    return parser
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
-        args = parser.parse_args(argv)
+        args = _parser().parse_args(argv)
         if args.command == "check-config":
             return _check_config(load_config(args.file))
         config = load_config()
@@ -237,9 +287,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 1
+    except BrokenPipeError:
+        raise
     except Exception as exc:
         print(f"gatewaymetrics: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; output to a pipe its reader closed (``| head``) ends quietly."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Whatever is still buffered goes nowhere, not into an error at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    return code
 
 
 if __name__ == "__main__":

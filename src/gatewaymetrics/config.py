@@ -31,9 +31,10 @@ environment wins), checked at start-up, and the one way to build a pipeline from
 Every key has an environment variable: ``GATEWAYMETRICS_`` + the dotted key in upper
 case with ``_`` for the dots (``GATEWAYMETRICS_STATSD_PORT=8126``); lists are comma
 separated; ``GATEWAYMETRICS_LABELS_CUSTOM`` is ``app=requester_metadata.app,...``.
-Unknown keys, wrong types and bad values raise :class:`GatewayMetricsError` naming the
-key, the value and what is allowed (never the value of a credential or of an unknown
-key). Other ``GATEWAYMETRICS_*`` variables the project reads are in :data:`OTHER_ENV`.
+Wrong types and bad values raise :class:`GatewayMetricsError` naming the key (and the
+variable, when one was given), the value and what is allowed (never the value of a
+credential); unknown keys and variables raise :class:`UnknownKeyError` naming the
+closest known one. Other ``GATEWAYMETRICS_*`` variables the project reads are in :data:`OTHER_ENV`.
 
 :func:`validate` is every check :func:`build_pipeline` makes, made without building:
 the backends' extras installed, the multiprocess directory, the ``/metrics`` server's
@@ -57,7 +58,7 @@ from gatewaymetrics import startup_checks as checks
 from gatewaymetrics.backends import server_options, statsd_options
 from gatewaymetrics.backends.statsd_lines import Dialect
 from gatewaymetrics.core.settings import LabelSettings, Settings
-from gatewaymetrics.errors import GatewayMetricsError
+from gatewaymetrics.errors import GatewayMetricsError, UnknownKeyError
 from gatewaymetrics.pipeline import Pipeline
 from gatewaymetrics.protocols import Backend
 
@@ -274,9 +275,19 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name not in by_env:
             # Unknown, so possibly a misspelt credential: never shown.
-            raise GatewayMetricsError(name, value, sorted(by_env), secret=True)
+            raise UnknownKeyError(name, [*by_env, *OTHER_ENV], noun="variable")
         values[by_env[name]] = value
     return values
+
+
+def _read(key: str, value: object, *, from_env: bool) -> Any:
+    """``value`` parsed by the schema; an error names the variable it came from."""
+    try:
+        return _SCHEMA[key](key, value)
+    except GatewayMetricsError as exc:
+        if from_env and exc.key == key:
+            raise exc.with_variable(_env_name(key), given=True) from None
+        raise
 
 
 def _read_toml(path: str | Path, source: str) -> dict[str, Any]:
@@ -306,9 +317,12 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         raw = _read_toml(path, source)
         for key in raw:
             if key not in _SCHEMA:
-                raise GatewayMetricsError(key, raw[key], sorted(_SCHEMA), secret=True)
-    raw.update(_from_env(environ))
-    values = {key: _SCHEMA[key](key, value) for key, value in raw.items()}
+                raise UnknownKeyError(key, _SCHEMA, where=str(path))
+    env = _from_env(environ)
+    values = {
+        key: _read(key, value, from_env=False) for key, value in raw.items() if key not in env
+    }
+    values.update({key: _read(key, value, from_env=True) for key, value in env.items()})
 
     def section(name: str) -> dict[str, Any]:
         return {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith(f"{name}.")}
@@ -331,9 +345,18 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
 
 
 def _missing_extra(backend: str, exc: ImportError) -> GatewayMetricsError:
+    # The backend module's own ImportError repeats the install hint: show its cause.
+    while isinstance(exc.__cause__, ImportError):
+        exc = exc.__cause__
     return GatewayMetricsError(
         "backends", backend, f"install its extra: pip install 'gatewaymetrics[{backend}]' ({exc})"
     )
+
+
+def _listen_error(exc: GatewayMetricsError) -> GatewayMetricsError:
+    """A ``/metrics`` server's listen error, naming the key's variable too: the port a
+    command was not given on its command line comes from the file or the environment."""
+    return exc.with_variable(_env_name(exc.key), given=False) if exc.key in _SCHEMA else exc
 
 
 def _prometheus_backend(p: PrometheusConfig) -> PrometheusBackend:
@@ -368,7 +391,10 @@ def _check_prometheus(p: PrometheusConfig) -> None:
     if p.port:
         if p.tls_cert_file is not None and p.tls_key_file is not None:
             checks.check_tls(p.tls_cert_file, p.tls_key_file, prefix="prometheus")
-        checks.check_listen(p.host, p.port, prefix="prometheus", shared=shared)
+        try:
+            checks.check_listen(p.host, p.port, prefix="prometheus", shared=shared)
+        except GatewayMetricsError as exc:
+            raise _listen_error(exc) from None
 
 
 def _check_statsd(_: StatsdConfig) -> None:
@@ -403,7 +429,7 @@ def serve_metrics(
     except OSError as exc:
         if shared and checks.address_taken(exc):
             return None
-        raise checks.listen_error(exc, p.host, p.port, prefix="prometheus") from None
+        raise _listen_error(checks.listen_error(exc, p.host, p.port, prefix="prometheus")) from None
 
 
 def build_pipeline(

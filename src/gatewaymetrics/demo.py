@@ -1,5 +1,5 @@
 """The demo: realistic LiteLLM traffic (``mock_response``, no network) through the
-adapter into the configured backends, then a summary and where ``/metrics`` is.
+adapter into the configured backends, then a summary (and, with ``--serve``, ``/metrics``).
 
 Teams, keys, users and budgets look like a LiteLLM proxy's: every call carries the
 metadata a proxy passes (``core.litellm_fields.proxy_metadata``). The mix: plain

@@ -8,8 +8,10 @@ SDK::
 
     litellm.callbacks = [GatewayMetricsLogger(build_pipeline())]
 
-Proxy (``config.yaml``)::
+Proxy (``config.yaml``; LiteLLM itself refuses to start without a master key)::
 
+    general_settings:
+      master_key: os.environ/LITELLM_MASTER_KEY
     litellm_settings:
       callbacks: ["gatewaymetrics.adapters.litellm.proxy_logger"]
 
