@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from gatewaymetrics.backends.memory import MemoryBackend
 from gatewaymetrics.testing import memory_pipeline
 from tests.conftest import require_module
 from tests.integration.test_litellm_real import CALLBACK_LISTS, HOW
+from tests.promtools import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -234,7 +239,7 @@ def test_hooks_never_raise_into_litellm() -> None:
 
 def test_function_style_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline, backend = memory_pipeline(SETTINGS)
-    monkeypatch.setattr(adapter, "proxy_logger", adapter.GatewayMetricsLogger(pipeline))
+    monkeypatch.setattr(adapter, "_proxy_logger", adapter.GatewayMetricsLogger(pipeline))
     saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
     try:
         for name in CALLBACK_LISTS:
@@ -292,3 +297,34 @@ def test_a_cache_hit_is_counted_as_one(recorder: tuple[Any, MemoryBackend]) -> N
     assert backend.sum("llm_cache_hits_total") == 1.0
     # The cache answered for free: spend counts the first call only.
     assert backend.exact_sum("llm_spend_usd_total") == Decimal("0.0000135")
+
+
+_LOAD = """
+import importlib, socket, sys
+module = importlib.import_module("gatewaymetrics.adapters.litellm")
+port = int(sys.argv[1])
+def listening():
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+print("after import:", listening())
+getattr(module, "proxy_logger")  # what LiteLLM's proxy does with the callback's name
+print("after load:", listening())
+"""
+
+
+def test_the_proxy_logger_serves_when_loaded_not_at_the_first_call(tmp_path: Path) -> None:
+    """LiteLLM's proxy imports the module and looks ``proxy_logger`` up at start-up:
+    /metrics is up from then on (an idle proxy is not "down"); importing alone serves
+    nothing; a configuration error is logged then, not at the first request."""
+    port = free_port()
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+           "GATEWAYMETRICS_PROMETHEUS_PORT": str(port)}  # fmt: skip
+    env.pop("GATEWAYMETRICS_CONFIG", None)
+    run = subprocess.run([sys.executable, "-c", _LOAD, str(port)], env=env,
+                         capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    assert run.stdout.splitlines() == ["after import: False", "after load: True"]
+    bad = {**env, "GATEWAYMETRICS_STATSD_PORT": "70000", "GATEWAYMETRICS_BACKENDS": "statsd"}
+    run = subprocess.run([sys.executable, "-c", _LOAD, str(port)], env=bad,
+                         capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    assert "gatewaymetrics: no metrics, the pipeline failed" in run.stderr
+    assert "GATEWAYMETRICS_STATSD_PORT" in run.stderr

@@ -146,6 +146,8 @@ def _requests(values: dict[Any, float], **match: str) -> float:
 
 def test_every_call_shape_through_a_running_proxy(tmp_path: Path) -> None:
     with litellm_proxy(tmp_path) as proxy:
+        # /metrics is up once the proxy has loaded its callbacks, before any LLM call.
+        assert b"# TYPE llm_requests_total counter" in proxy.metrics()
         assert proxy.chat("gpt-4o-mini") == 200
         assert proxy.chat("gpt-4o-mini") == 200
         assert proxy.chat("gpt-4o-mini", stream=True) == 200

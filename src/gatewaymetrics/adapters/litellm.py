@@ -16,8 +16,9 @@ Proxy (``config.yaml``; LiteLLM itself refuses to start without a master key)::
       callbacks: ["gatewaymetrics.adapters.litellm.proxy_logger"]
 
 ``proxy_logger`` builds its pipeline from ``GATEWAYMETRICS_*`` variables or the
-``GATEWAYMETRICS_CONFIG`` file on its first event (importing this module does nothing
-else), and serves ``/metrics`` on its own port (default 127.0.0.1:9464).
+``GATEWAYMETRICS_CONFIG`` file when the proxy loads it (so a configuration error shows
+at start-up, and ``/metrics`` is up before the first LLM call), and serves ``/metrics``
+on its own port (default 127.0.0.1:9464). Importing this module alone starts nothing.
 
 With ``adapters/litellm_driver.py`` (the demo's mock calls), the only module that
 imports ``litellm``. Hooks never raise into LiteLLM, never block
@@ -157,16 +158,38 @@ class GatewayMetricsLogger(CustomLogger):
         self._fallback(original_model_group, kwargs, succeeded=False)
 
 
-#: The proxy's callback, named in ``litellm_settings: callbacks:`` as
-#: ``gatewaymetrics.adapters.litellm.proxy_logger``.
-proxy_logger = GatewayMetricsLogger(factory=build_pipeline)
+#: The proxy's callback (made by :func:`__getattr__` when it is looked up).
+proxy_logger: GatewayMetricsLogger
+_proxy_logger: GatewayMetricsLogger | None = None
+_proxy_lock = threading.Lock()
+
+
+def _the_proxy_logger() -> GatewayMetricsLogger:
+    """The module's one logger (its pipeline built from the environment on first use)."""
+    global _proxy_logger
+    with _proxy_lock:
+        if _proxy_logger is None:
+            _proxy_logger = GatewayMetricsLogger(factory=build_pipeline)
+        return _proxy_logger
+
+
+def __getattr__(name: str) -> object:
+    """``proxy_logger``, the proxy's callback (``litellm_settings: callbacks:``
+    ``gatewaymetrics.adapters.litellm.proxy_logger``): looking it up is the proxy
+    loading it, so its pipeline is built then (configuration checked, ``/metrics``
+    served); a failure is logged then and events are ignored, never raised."""
+    if name == "proxy_logger":
+        logger = _the_proxy_logger()
+        _ = logger.pipeline  # built now, not at the first LLM call
+        return logger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def log_success(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
     """Function-style callback: ``litellm.success_callback = [log_success]``."""
-    proxy_logger.log_success_event(kwargs, response_obj, start_time, end_time)
+    _the_proxy_logger().log_success_event(kwargs, response_obj, start_time, end_time)
 
 
 def log_failure(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
     """Function-style callback: ``litellm.failure_callback = [log_failure]``."""
-    proxy_logger.log_failure_event(kwargs, response_obj, start_time, end_time)
+    _the_proxy_logger().log_failure_event(kwargs, response_obj, start_time, end_time)
