@@ -98,19 +98,25 @@ class PrometheusServer:
 
 
 @contextmanager
-def prometheus_server(target_port: int, *, interval: str = "1s") -> Iterator[PrometheusServer]:
-    """Start ``prometheus`` on 127.0.0.1 scraping 127.0.0.1:target_port; stop it after."""
+def prometheus_server(
+    target_port: int | None = None, *, interval: str = "1s", jobs: str | None = None
+) -> Iterator[PrometheusServer]:
+    """Start ``prometheus`` on 127.0.0.1 scraping 127.0.0.1:target_port (or the scrape
+    ``jobs`` given as YAML list items); stop it after."""
     binary = require_binary("prometheus")
     port = free_port()
+    if jobs is None:
+        jobs = (
+            "  - job_name: gatewaymetrics\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+        )
     with tempfile.TemporaryDirectory(prefix="gm-prometheus-") as tmp:
         config = Path(tmp) / "prometheus.yml"
         config.write_text(
             "global:\n"
             f"  scrape_interval: {interval}\n"
             f"  evaluation_interval: {interval}\n"
-            "scrape_configs:\n"
-            "  - job_name: gatewaymetrics\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n",
+            "scrape_configs:\n" + jobs,
             encoding="utf-8",
         )
         log = (Path(tmp) / "prometheus.log").open("wb")

@@ -22,7 +22,6 @@ from gatewaymetrics import (
     Settings,
 )
 from gatewaymetrics.backends.prometheus import PrometheusBackend
-from gatewaymetrics.config import Config, PrometheusConfig, build_pipeline
 from gatewaymetrics.core.catalog import MetricKind
 from gatewaymetrics.core.plan import Plan
 from gatewaymetrics.core.samples import Sample
@@ -49,17 +48,15 @@ def _scrape_benchmark() -> ModuleType:
     return module
 
 
-full_call: Callable[..., CallEvent] = _scrape_benchmark().full_call
+_BENCHMARK = _scrape_benchmark()
+full_call: Callable[..., CallEvent] = _BENCHMARK.full_call
 
 
 def at_the_cap(width: int = 0, calls: int = 400) -> tuple[Pipeline, PrometheusBackend]:
     """The pipeline users run (config-built, default settings), past its budget."""
-    pipeline = build_pipeline(Config(prometheus=PrometheusConfig(port=0)))
-    for index in range(calls):
-        pipeline.record(full_call(index, width))
-    (backend,) = pipeline.backends
-    assert isinstance(backend, PrometheusBackend)
-    return pipeline, backend
+    pipeline_with: Callable[[int, int], tuple[Pipeline, PrometheusBackend]]
+    pipeline_with = _BENCHMARK.pipeline_with
+    return pipeline_with(calls, width)
 
 
 def test_the_default_budget() -> None:

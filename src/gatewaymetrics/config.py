@@ -90,7 +90,7 @@ OTHER_ENV = (
     "GATEWAYMETRICS_PURE",  # retired (the old switch off the compiled copies); ignored
 )
 BACKENDS = ("memory", "prometheus", "statsd")
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name for it
+MULTIPROC_ENV = checks.MULTIPROC_ENV
 
 
 def _backends(key: str, value: object) -> tuple[str, ...]:

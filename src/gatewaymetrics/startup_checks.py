@@ -17,6 +17,7 @@ import tempfile
 from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
+    "MULTIPROC_ENV",
     "address_taken",
     "check_listen",
     "check_multiprocess_dir",
@@ -25,6 +26,10 @@ __all__ = [
     "listener",
     "tls_context",
 ]
+
+#: prometheus_client's variable naming the multiprocess directory (read once, when it
+#: is imported; this module does not import it, so configuration can set it first).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def check_multiprocess_dir(path: str | None, *, key: str = "prometheus.multiprocess_dir") -> None:

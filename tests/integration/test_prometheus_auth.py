@@ -3,11 +3,6 @@ token (issue 12, point 14): the series arrive; without the token the target is d
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,44 +12,10 @@ from gatewaymetrics import Pipeline
 from gatewaymetrics.backends.prometheus import PrometheusBackend
 from gatewaymetrics.testing import call_event
 from tests.backends.test_metrics_server import self_signed
-from tests.promtools import PrometheusServer, free_port, http_get, require_binary
+from tests.promtools import prometheus_server
 
 pytestmark = pytest.mark.integration
 TOKEN = "scrape-token-0123456789"
-
-
-@contextmanager
-def prometheus_scraping(job: str) -> Iterator[PrometheusServer]:
-    """Prometheus on 127.0.0.1 with one scrape job given as YAML (1 s interval)."""
-    binary = require_binary("prometheus")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="gm-prometheus-") as tmp:
-        config = Path(tmp) / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" + job,
-            encoding="utf-8",
-        )
-        log = (Path(tmp) / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={Path(tmp) / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    http_get(f"http://127.0.0.1:{port}/-/ready", timeout=1)
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("prometheus did not start") from None
-                    time.sleep(0.2)
-            yield PrometheusServer(port, process)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-            log.close()
 
 
 def test_prometheus_scrapes_over_tls_with_a_bearer_token(tmp_path: Path) -> None:
@@ -73,7 +34,7 @@ def test_prometheus_scrapes_over_tls_with_a_bearer_token(tmp_path: Path) -> None
         f"    authorization: {{credentials: '{TOKEN}'}}\n"
         f"  - job_name: anonymous\n{tls}{target}"
     )
-    with prometheus_scraping(job) as prometheus:
+    with prometheus_server(jobs=job) as prometheus:
         prometheus.wait_for('sum(llm_requests_total{job="authorized"})', 7.0)
         prometheus.wait_for('up{job="authorized"}', 1.0)
         prometheus.wait_for('up{job="anonymous"}', 0.0)  # 401: the target is down

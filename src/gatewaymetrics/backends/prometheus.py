@@ -34,7 +34,7 @@ from gatewaymetrics.backends.series_store import Handle, SeriesStore, Value
 from gatewaymetrics.core.catalog import MetricKind, MetricSpec
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.errors import GatewayMetricsError
-from gatewaymetrics.startup_checks import check_multiprocess_dir
+from gatewaymetrics.startup_checks import MULTIPROC_ENV, check_multiprocess_dir
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -56,8 +56,6 @@ __all__ = [
     "mark_process_dead",
     "multiprocess_dir",
 ]
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger("gatewaymetrics")
 
