@@ -346,7 +346,10 @@ def test_help_describes_every_command_and_option(capsys: pytest.CaptureFixture[s
 def test_check_config_explains_naming() -> None:
     result = run("check-config")
     assert result.returncode == 0
-    assert "naming = 'native'  # metric names: native only today" in result.stdout.splitlines()
+    assert (
+        "naming = 'native'  # native: gatewaymetrics' names; litellm: LiteLLM's PrometheusLogger"
+        " names" in result.stdout.splitlines()
+    )
 
 
 @pytest.mark.integration

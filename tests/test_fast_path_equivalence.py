@@ -388,6 +388,11 @@ SETTINGS: tuple[Settings, ...] = (
     Settings(series_cap=2),
     Settings(series_cap=3, labels=LabelSettings(opt_in=("end_user", "stream"), api_key="alias")),
     Settings(series_cap=1, prefix="gw_"),
+    # LiteLLM's names: one update feeds several families (split handles on the fast path)
+    Settings(naming="litellm"),
+    Settings(naming="litellm", labels=LabelSettings(opt_in=("end_user", "user_email"))),
+    Settings(naming="litellm", series_cap=2, labels=LabelSettings(api_key="alias")),
+    Settings(naming="litellm", labels=LabelSettings(api_key="drop", exclude={"tokens": ("team",)})),
 )
 
 # -- running and comparing -----------------------------------------------------------------

@@ -30,6 +30,7 @@ from gatewaymetrics.config import (
     serve_metrics,
     validate,
 )
+from gatewaymetrics.core.catalog import NAMINGS
 from gatewaymetrics.errors import GatewayMetricsError
 from gatewaymetrics.pipeline import Pipeline
 from gatewaymetrics.replay import replay
@@ -171,9 +172,13 @@ def _check_config(config: Config) -> int:
     labels = settings.labels
     print(f"backends = {list(config.backends)}")
     print(f"prefix = {settings.prefix!r}")
-    print(f"naming = {settings.naming!r}  # metric names: native only today")
+    print(
+        f"naming = {settings.naming!r}  # native: gatewaymetrics' names;"
+        " litellm: LiteLLM's PrometheusLogger names"
+    )
     print(f"series_cap = {settings.series_cap}")
-    print(f"duration_buckets = {list(settings.duration_buckets)}")
+    buckets = settings.duration_buckets or NAMINGS[settings.naming].duration_buckets
+    print(f"duration_buckets = {list(buckets)}")
     print(f"labels.call_labels = {list(labels.call_labels)}")
     print(f"labels.custom = {dict(labels.custom)}")
     print(

@@ -34,8 +34,31 @@ __all__ = ["FanOut", "LogLimiter"]
 
 log = logging.getLogger("gatewaymetrics")
 
-#: A bound series: one backend's handle, or a tuple with one handle per backend.
+#: A bound series: one backend's handle, or a tuple with one handle per backend, or
+#: (under a naming that exports a metric as several families) a :class:`_Split`.
 Handle = object
+Labels = tuple[str, ...]
+
+
+class _Split:
+    """One catalog series bound as the exported series it feeds (none, or several):
+    an update of it is an update of each ``part`` (for a gauge group, ``parts`` holds
+    one tuple of handles per gauge, and ``group`` is set)."""
+
+    __slots__ = ("group", "parts")
+
+    def __init__(self, parts: tuple[object, ...], *, group: bool = False) -> None:
+        self.parts = parts
+        self.group = group
+
+    def expand(self, value: object, out: list[tuple[Handle, object]]) -> None:
+        if not self.group:
+            for part in self.parts:
+                out.append((part, value))
+            return
+        for handles, one in zip(self.parts, value, strict=True):  # type: ignore[call-overload]
+            for part in handles:
+                out.append((part, one))
 
 
 class LogLimiter:
@@ -81,6 +104,9 @@ class FanOut:
     ) -> None:
         self.backends: tuple[Backend, ...] = tuple(backends)
         self._plan = plan
+        #: Where each update goes under a naming that exports families of their own
+        #: (None: backends get the catalog's metrics as they are).
+        self._routes = plan.routes
         binders = tuple(b for b in self.backends if isinstance(b, BindingBackend))
         self.binding = bool(self.backends) and len(binders) == len(self.backends)
         self._binders = binders
@@ -96,7 +122,28 @@ class FanOut:
         for backend in self.backends:
             backend.declare(metrics)
 
+    def _routed(self, metric: Metric, labels: Labels) -> list[tuple[Metric, Labels]]:
+        """The exported series one catalog series feeds."""
+        routes = self._routes.get(metric) if self._routes is not None else None
+        if routes is None:
+            return [(metric, labels)]
+        out = []
+        for route in routes:
+            exported = route.labels(labels)
+            if exported is not None:
+                out.append((route.metric, exported))
+        return out
+
+    def _translate(self, samples: list[Sample]) -> list[Sample]:
+        out = []
+        for sample in samples:
+            for metric, labels in self._routed(sample.metric, sample.labels):
+                out.append(Sample(metric, labels, sample.value))
+        return out
+
     def apply(self, samples: list[Sample]) -> None:
+        if self._routes is not None:
+            samples = self._translate(samples)
         failed = []
         for backend in self.backends:
             try:
@@ -108,6 +155,14 @@ class FanOut:
 
     def bind(self, metric: Metric, labels: tuple[str, ...]) -> Handle:
         """One series, bound in every backend."""
+        if self._routes is not None and metric in self._routes:
+            series = self._routed(metric, labels)
+            if len(series) == 1:
+                return self._bind(*series[0])
+            return _Split(tuple(self._bind(*one) for one in series))
+        return self._bind(metric, labels)
+
+    def _bind(self, metric: Metric, labels: tuple[str, ...]) -> Handle:
         binders = self._binders
         if len(binders) == 1:
             return binders[0].bind(metric, labels)
@@ -115,6 +170,12 @@ class FanOut:
 
     def bind_group(self, series: Sequence[tuple[Metric, tuple[str, ...]]]) -> Handle:
         """Gauges always set together, bound as one handle in every backend."""
+        if self._routes is not None:
+            routed = [self._routed(metric, labels) for metric, labels in series]
+            if any(len(one) != 1 for one in routed):
+                parts = tuple(tuple(self._bind(*s) for s in one) for one in routed)
+                return _Split(parts, group=True)
+            series = [one[0] for one in routed]
         binders = self._binders
         if len(binders) == 1:
             return binders[0].bind_group(series)
@@ -122,6 +183,8 @@ class FanOut:
 
     def apply_bound(self, updates: list[tuple[Handle, object]]) -> None:
         """Bound updates, (handle, value), to every backend."""
+        if self._routes is not None:
+            updates = self._expand(updates)
         binders = self._binders
         if len(binders) == 1:
             try:
@@ -138,6 +201,16 @@ class FanOut:
                 failed.append(backend)
                 self._failed(backend, exc)
         self._count_failures(failed)
+
+    @staticmethod
+    def _expand(updates: list[tuple[Handle, object]]) -> list[tuple[Handle, object]]:
+        out: list[tuple[Handle, object]] = []
+        for handle, value in updates:
+            if type(handle) is _Split:
+                handle.expand(value, out)
+            else:
+                out.append((handle, value))
+        return out
 
     def drop(self, reason: str, exc: BaseException | None) -> None:
         """Count one dropped event (``gatewaymetrics_events_dropped_total``)."""

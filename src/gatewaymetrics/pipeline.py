@@ -69,7 +69,7 @@ class Pipeline:
                 book=self._book,
                 record_event=self.record,
             )
-        self._fan_out.declare(tuple(self.plan.metrics.values()))
+        self._fan_out.declare(self.plan.exported)
 
     # -- recording ----------------------------------------------------------------------
 

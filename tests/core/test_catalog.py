@@ -16,6 +16,11 @@ NATIVE = [
     ("llm_upstream_duration_seconds", "histogram", ()),
     ("llm_time_to_first_token_seconds", "histogram", ()),
     ("llm_time_per_output_token_seconds", "histogram", ()),
+    ("llm_cache_write_tokens_total", "counter", ()),
+    ("llm_input_audio_tokens_total", "counter", ()),
+    ("llm_output_audio_tokens_total", "counter", ()),
+    ("llm_queue_duration_seconds", "histogram", ()),
+    ("llm_overhead_duration_seconds", "histogram", ()),
     ("llm_budget_limit_usd", "gauge", ("scope", "subject", "alias")),
     ("llm_budget_spend_usd", "gauge", ("scope", "subject", "alias")),
     ("llm_budget_remaining_usd", "gauge", ("scope", "subject", "alias")),
@@ -67,5 +72,5 @@ def test_bad_prefix_and_naming_name_the_key() -> None:
     with pytest.raises(GatewayMetricsError, match=r"invalid prefix: 'llm-'") as info:
         build_catalog(prefix="llm-")
     assert info.value.key == "prefix"
-    with pytest.raises(GatewayMetricsError, match=r"invalid naming: 'fancy'; allowed: native"):
+    with pytest.raises(GatewayMetricsError, match=r"naming: 'fancy'; allowed: litellm, native"):
         build_catalog(naming="fancy")

@@ -5,14 +5,15 @@ from typing import Any
 import pytest
 
 from gatewaymetrics import GatewayMetricsError, LabelSettings, Settings
-from gatewaymetrics.core.catalog import DURATION_BUCKETS
+from gatewaymetrics.core.catalog import DURATION_BUCKETS, build_catalog
 
 
 def test_defaults_need_no_configuration() -> None:
     settings = Settings()
     assert settings.prefix == "llm_"
     assert settings.series_cap == 10_000
-    assert settings.duration_buckets == DURATION_BUCKETS
+    assert settings.duration_buckets is None  # the naming's: native 0.01 doubling
+    assert build_catalog()["request_duration"].buckets == DURATION_BUCKETS
     assert settings.labels.call_labels == (
         "provider", "requested_model", "model", "operation", "team", "team_alias",
         "api_key", "api_key_alias", "user",

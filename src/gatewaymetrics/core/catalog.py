@@ -14,11 +14,20 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
+from gatewaymetrics.core.litellm_names import LITELLM
+from gatewaymetrics.core.naming import (
+    DURATION_BUCKETS,
+    NATIVE,
+    NATIVE_NAMES,
+    TIME_PER_TOKEN_BUCKETS,
+    Naming,
+)
 from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
     "CALL_SOURCES",
     "DURATION_BUCKETS",
+    "NAMINGS",
     "NATIVE_NAMES",
     "TIME_PER_TOKEN_BUCKETS",
     "Catalog",
@@ -26,15 +35,6 @@ __all__ = [
     "MetricSpec",
     "build_catalog",
 ]
-
-#: OpenTelemetry GenAI duration buckets, extended by doubling for long calls:
-#: 0.01, 0.02, 0.04, ... 327.68 seconds.
-DURATION_BUCKETS: tuple[float, ...] = tuple(round(0.01 * 2**i, 2) for i in range(16))
-
-#: OpenTelemetry GenAI ``gen_ai.server.time_per_output_token`` buckets.
-TIME_PER_TOKEN_BUCKETS: tuple[float, ...] = (
-    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
-)  # fmt: skip
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _PREFIX = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)?")
@@ -133,6 +133,28 @@ _ENTRIES: Mapping[str, _Entry] = {
         kind=_H, help="Streams: time per output token after the first.", unit="seconds",
         labels=(), identity=True, fed_by="time_per_output_token_s", buckets="per_token",
     ),
+    "cache_write_tokens": _Entry(
+        kind=_C, help="Input tokens written to the provider's prompt cache.", unit="tokens",
+        labels=(), identity=True, fed_by="tokens.cache_creation", source="tokens.cache_creation",
+    ),
+    "input_audio_tokens": _Entry(
+        kind=_C, help="Audio input tokens (part of input).", unit="tokens", labels=(),
+        identity=True, fed_by="tokens.input_audio", source="tokens.input_audio",
+    ),
+    "output_audio_tokens": _Entry(
+        kind=_C, help="Audio output tokens (part of output).", unit="tokens", labels=(),
+        identity=True, fed_by="tokens.output_audio", source="tokens.output_audio",
+    ),
+    "queue_duration": _Entry(
+        kind=_H, help="Time from the request's arrival at the gateway to the start of its "
+        "processing (authentication, queueing).", unit="seconds", labels=(), identity=True,
+        fed_by="queue_s", buckets="duration", source="queue_s",
+    ),
+    "overhead_duration": _Entry(
+        kind=_H, help="Time the gateway itself added to the call (its own processing).",
+        unit="seconds", labels=(), identity=True, fed_by="overhead_s", buckets="duration",
+        source="overhead_s",
+    ),
     "budget_limit": _Entry(
         kind=_G, help="Budget limit in US dollars; no series for an unlimited budget.",
         unit="usd", labels=_BUDGET_LABELS, identity=False, fed_by="BudgetSnapshot.limit_usd",
@@ -188,39 +210,17 @@ CALL_SOURCES: tuple[tuple[str, str, MetricKind], ...] = tuple(
     (key, entry.source, entry.kind) for key, entry in _ENTRIES.items() if entry.source
 )
 
-#: The native naming table: key -> exported name without prefix.
-NATIVE_NAMES: Mapping[str, str] = {
-    "requests": "requests_total",
-    "tokens": "tokens_total",
-    "cached_input_tokens": "cached_input_tokens_total",
-    "reasoning_tokens": "reasoning_tokens_total",
-    "spend": "spend_usd_total",
-    "unpriced_requests": "unpriced_requests_total",
-    "request_duration": "request_duration_seconds",
-    "upstream_duration": "upstream_duration_seconds",
-    "time_to_first_token": "time_to_first_token_seconds",
-    "time_per_output_token": "time_per_output_token_seconds",
-    "budget_limit": "budget_limit_usd",
-    "budget_spend": "budget_spend_usd",
-    "budget_remaining": "budget_remaining_usd",
-    "ratelimit_remaining_requests": "ratelimit_remaining_requests",
-    "ratelimit_remaining_tokens": "ratelimit_remaining_tokens",
-    "cache_hits": "cache_hits_total",
-    "fallbacks": "fallbacks_total",
-    "events_dropped": "events_dropped_total",
-    "input_problems": "input_problems_total",
-    "backend_errors": "backend_errors_total",
-    "series_overflow": "series_overflow_total",
-}
-
-_NAMINGS: Mapping[str, Mapping[str, str]] = {"native": NATIVE_NAMES}
+#: Every naming, by the name ``Settings.naming`` takes.
+NAMINGS: Mapping[str, Naming] = {"native": NATIVE, "litellm": LITELLM}
 
 
 @attrs.frozen
 class Catalog:
-    """An ordered, immutable set of metrics, looked up by key."""
+    """An ordered, immutable set of metrics, looked up by key, and the naming that
+    exports them."""
 
     metrics: tuple[MetricSpec, ...]
+    naming: Naming = NATIVE
     _by_key: Mapping[str, MetricSpec] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -246,17 +246,21 @@ def build_catalog(
     *,
     prefix: str = "llm_",
     naming: str = "native",
-    duration_buckets: tuple[float, ...] = DURATION_BUCKETS,
+    duration_buckets: tuple[float, ...] | None = None,
 ) -> Catalog:
-    """The catalog under a naming table and prefix. Self-observation metrics always
-    keep the ``gatewaymetrics_`` prefix so dashboards find them whatever the naming."""
+    """The catalog under a naming table and prefix (``duration_buckets``: None for the
+    naming's own). Self-observation metrics always keep the ``gatewaymetrics_`` prefix
+    so dashboards find them whatever the naming."""
     if _PREFIX.fullmatch(prefix) is None:
         raise GatewayMetricsError(
             "prefix", prefix, "a metric name prefix: [a-zA-Z_:][a-zA-Z0-9_:]*"
         )
-    names = _NAMINGS.get(naming)
-    if names is None:
-        raise GatewayMetricsError("naming", naming, _NAMINGS)
+    table = NAMINGS.get(naming)
+    if table is None:
+        raise GatewayMetricsError("naming", naming, NAMINGS)
+    names = table.names
+    if duration_buckets is None:
+        duration_buckets = table.duration_buckets
     specs = []
     for key, entry in _ENTRIES.items():
         name = (SELF_PREFIX if entry.self_metric else prefix) + names[key]
@@ -266,7 +270,7 @@ def build_catalog(
         if entry.buckets == "duration":
             buckets = duration_buckets
         elif entry.buckets == "per_token":
-            buckets = TIME_PER_TOKEN_BUCKETS
+            buckets = table.per_token_buckets
         specs.append(
             MetricSpec(
                 key=key,
@@ -282,4 +286,4 @@ def build_catalog(
                 self_metric=entry.self_metric,
             )
         )
-    return Catalog(tuple(specs))
+    return Catalog(tuple(specs), table)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 
 from gatewaymetrics.core.litellm_fields import TABLE_LABELS
-from gatewaymetrics.core.records import CallRecord
+from gatewaymetrics.core.records import CallRecord, Status
 
 __all__ = [
     "CALL_LABELS",
@@ -63,6 +63,17 @@ def _stream(call: CallRecord) -> str:
     return "true" if call.stream else "false"
 
 
+def _status_code(call: CallRecord) -> str | None:
+    error = call.error
+    if error is None:
+        return "200" if call.status is Status.SUCCESS else None
+    return None if error.status_code is None else str(error.status_code)
+
+
+def _exception_class(call: CallRecord) -> str | None:
+    return None if call.error is None else call.error.exception_type
+
+
 def extra_label(name: str) -> Callable[[CallRecord], str | None]:
     """How to read the extra label ``name`` (custom, or from a field table)."""
 
@@ -95,6 +106,8 @@ CALL_LABELS: Mapping[str, Callable[[CallRecord], str | None]] = {
     "deployment_id": lambda c: c.deployment_id,
     "api_base": lambda c: c.api_base,
     "stream": _stream,
+    "status_code": _status_code,
+    "exception_class": _exception_class,
     **{label: extra_label(label) for label in TABLE_LABELS},
 }
 

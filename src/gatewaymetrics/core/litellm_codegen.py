@@ -71,8 +71,10 @@ def _read(field: Field, indent: str) -> list[str]:
         Kind.COUNT: ("type(v) is int and 0 <= v <= MAX_COUNT", "_count", "int"),
         Kind.MONEY: ("type(v) is float and 0.0 <= v < MAX_AMOUNT", "_money", "float"),
         Kind.TIME: ("type(v) is float and 0.0 <= v <= MAX_SECONDS", "_time", "float"),
+        Kind.MILLISECONDS: ("type(v) is float and 0.0 <= v <= MAX_SECONDS", "_millis", "float"),
     }[field.kind]
-    lines = [f"v = {exprs[0]}", f"{var}: {kind} | None", f"if {check}:", f"    {var} = v"]
+    value = "v / 1000.0" if field.kind is Kind.MILLISECONDS else "v"
+    lines = [f"v = {exprs[0]}", f"{var}: {kind} | None", f"if {check}:", f"    {var} = {value}"]
     # Missing everywhere (often: a budget without a reset time, no rate-limit headers).
     missing = " and ".join(["v is None", *(f"{expr} is None" for expr in exprs[1:])])
     lines += [f"elif {missing}:", f"    {var} = None"]
@@ -411,6 +413,12 @@ def _money(name: str, *candidates: object) -> float | None:
     if problems:
         raise Uncommon
     return None if value is None else float(value)
+
+
+def _millis(name: str, *candidates: object) -> float | None:
+    """Milliseconds (any number ``pick_time`` takes) as seconds."""
+    value = _time(name, *candidates)
+    return None if value is None else value / 1000.0
 
 
 #: Reset times arrive as the same ISO string for a whole budget period.

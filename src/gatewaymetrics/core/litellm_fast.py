@@ -415,6 +415,66 @@ def read_values(
     else:
         f_upstream_started_at = _time("upstream_started_at", v)
     v = (
+        usage.get("cache_creation_input_tokens")
+        if type(usage) is dict
+        else None
+        if usage is None
+        else read(usage, "cache_creation_input_tokens")
+    )
+    f_tokens_cache_creation: int | None
+    if type(v) is int and 0 <= v <= MAX_COUNT:
+        f_tokens_cache_creation = v
+    elif v is None:
+        f_tokens_cache_creation = None
+    else:
+        f_tokens_cache_creation = _count("tokens.cache_creation", v)
+    v = (
+        usage_in.get("audio_tokens")
+        if type(usage_in) is dict
+        else None
+        if usage_in is None
+        else read(usage_in, "audio_tokens")
+    )
+    f_tokens_input_audio: int | None
+    if type(v) is int and 0 <= v <= MAX_COUNT:
+        f_tokens_input_audio = v
+    elif v is None:
+        f_tokens_input_audio = None
+    else:
+        f_tokens_input_audio = _count("tokens.input_audio", v)
+    v = (
+        usage_out.get("audio_tokens")
+        if type(usage_out) is dict
+        else None
+        if usage_out is None
+        else read(usage_out, "audio_tokens")
+    )
+    f_tokens_output_audio: int | None
+    if type(v) is int and 0 <= v <= MAX_COUNT:
+        f_tokens_output_audio = v
+    elif v is None:
+        f_tokens_output_audio = None
+    else:
+        f_tokens_output_audio = _count("tokens.output_audio", v)
+    v = hidden.get("litellm_overhead_time_ms")
+    f_overhead_s: float | None
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
+        f_overhead_s = v / 1000.0
+    elif v is None:
+        f_overhead_s = None
+    else:
+        f_overhead_s = _millis("overhead_s", v)
+    v = slo_meta.get("queue_time_seconds")
+    f_queue_s: float | None
+    if type(v) is float and 0.0 <= v <= MAX_SECONDS:
+        f_queue_s = v
+    elif v is None and legacy.get("queue_time_seconds") is None:
+        f_queue_s = None
+    elif type(v) is str and v in _TIMES:
+        f_queue_s = _TIMES[v]
+    else:
+        f_queue_s = _time("queue_s", v, legacy.get("queue_time_seconds"))
+    v = (
         headers.get("x_ratelimit_remaining_requests")
         if type(headers) is dict
         else None
@@ -735,7 +795,13 @@ def read_values(
         ratelimit_requests=f_ratelimit_remaining_requests,
         ratelimit_tokens=f_ratelimit_remaining_tokens,
         budgets=out,
-        extra=(),
+        extra=(
+            f_tokens_cache_creation,
+            f_tokens_input_audio,
+            f_tokens_output_audio,
+            f_queue_s,
+            f_overhead_s,
+        ),
     )
 
 
@@ -861,6 +927,12 @@ def _money(name: str, *candidates: object) -> float | None:
     if problems:
         raise Uncommon
     return None if value is None else float(value)
+
+
+def _millis(name: str, *candidates: object) -> float | None:
+    """Milliseconds (any number ``pick_time`` takes) as seconds."""
+    value = _time(name, *candidates)
+    return None if value is None else value / 1000.0
 
 
 #: Reset times arrive as the same ISO string for a whole budget period.

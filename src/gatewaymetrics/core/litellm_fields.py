@@ -54,7 +54,8 @@ class Kind(enum.Enum):
     TEXT = "text"  #: a string (ints become their decimal form)
     KEY = "key"  #: an API key or its hash: always a sha256 fingerprint
     COUNT = "count"  #: a non-negative int
-    TIME = "time"  #: epoch seconds (floats, datetimes, ISO strings)
+    TIME = "time"  #: epoch seconds (floats, datetimes, ISO strings), or a duration's
+    MILLISECONDS = "milliseconds"  #: a duration in milliseconds, read as seconds
     MONEY = "money"  #: an exact non-negative Decimal
     FLAG = "flag"  #: a bool
     RAW = "raw"  #: read as it is: a rule interprets it
@@ -231,6 +232,15 @@ FIELDS: tuple[Field, ...] = (
         "slo.completionStartTime", "kwargs.completion_start_time")),
     Field(name="upstream_started_at", kind=Kind.TIME, role=_C,
           places=("kwargs.api_call_start_time",)),
+    Field(name="tokens.cache_creation", kind=Kind.COUNT, role=_C,
+          places=("usage.cache_creation_input_tokens",)),
+    Field(name="tokens.input_audio", kind=Kind.COUNT, role=_C, places=("usage_in.audio_tokens",)),
+    Field(name="tokens.output_audio", kind=Kind.COUNT, role=_C,
+          places=("usage_out.audio_tokens",)),
+    Field(name="overhead_s", kind=Kind.MILLISECONDS, role=_C,
+          places=("hidden.litellm_overhead_time_ms",)),
+    # Seconds from the request's arrival at the proxy to the start of its processing.
+    Field(name="queue_s", kind=Kind.TIME, role=_C, places=metadata_keys("queue_time_seconds")),
     Field(name="ratelimit_remaining_requests", kind=Kind.COUNT, role=_C,
           places=_ratelimit("requests")),
     Field(name="ratelimit_remaining_tokens", kind=Kind.COUNT, role=_C,

@@ -341,6 +341,9 @@ class _Parser:
                 value = self.count(source)
             elif kind is Kind.TIME:
                 value = self.time(source)
+            elif kind is Kind.MILLISECONDS:
+                seconds = self.time(source)
+                value = None if seconds is None else seconds / 1000.0
             else:
                 value = self.money(source)
             if value is not None:

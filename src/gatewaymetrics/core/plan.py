@@ -12,13 +12,14 @@ from operator import itemgetter
 
 import attrs
 
-from gatewaymetrics.core.catalog import Catalog, build_catalog
+from gatewaymetrics.core.catalog import Catalog, MetricSpec, build_catalog
 from gatewaymetrics.core.labels import CALL_LABELS, extra_label, render_value
+from gatewaymetrics.core.naming import Export, Naming
 from gatewaymetrics.core.records import CallRecord
 from gatewaymetrics.core.samples import Metric
 from gatewaymetrics.core.settings import Settings
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "Route"]
 
 _Picker = Callable[[tuple[str, ...]], tuple[str, ...]]
 
@@ -38,8 +39,59 @@ def _api_key_alias_or_fingerprint(call: CallRecord) -> str | None:
 
 
 @attrs.frozen(eq=False)
+class Route:
+    """Where an update of a catalog metric goes under a naming with exports: the
+    exported ``metric``, its label values picked from the catalog metric's (``pick``),
+    for updates whose label values match ``when`` ((position, value) pairs)."""
+
+    metric: Metric
+    pick: _Picker
+    when: tuple[tuple[int, str], ...]
+
+    def labels(self, labels: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The exported label values of an update labelled ``labels``; None if the
+        update does not reach this family."""
+        for position, value in self.when:
+            if labels[position] != value:
+                return None
+        return self.pick(labels)
+
+
+def _export_metric(spec: MetricSpec, export: Export, label_names: tuple[str, ...]) -> Route:
+    """``export`` of the catalog metric ``spec`` labelled ``label_names``: its labels
+    whose source the metric carries, in the export's order."""
+    carried = [(name, source) for name, source in export.labels if source in label_names]
+    exported = MetricSpec(
+        key=spec.key,
+        name=export.name,
+        kind=spec.kind,
+        help=export.help,
+        labels=tuple(name for name, _ in carried),
+        buckets=spec.buckets,
+        fed_by=spec.fed_by,
+        base=export.name,
+        self_metric=spec.self_metric,
+    )
+    return Route(
+        metric=Metric(spec=exported, label_names=exported.labels),
+        pick=_picker(tuple(label_names.index(source) for _, source in carried)),
+        when=tuple((label_names.index(label), value) for label, value in export.when),
+    )
+
+
+def _export_sources(naming: Naming, key: str) -> tuple[str, ...]:
+    """The call labels the exports of ``key`` read (withheld ones excepted)."""
+    sources = (source for export in naming.exports.get(key, ()) for _, source in export.labels)
+    return tuple(dict.fromkeys(s for s in sources if s in CALL_LABELS and s not in naming.withheld))
+
+
+@attrs.frozen(eq=False)
 class Plan:
-    """Metrics bound to settings, and how to compute their label values."""
+    """Metrics bound to settings, and how to compute their label values.
+
+    ``metrics`` are the catalog's; ``exported`` the families backends are given (the
+    same metrics, unless the naming exports some as other families: then ``routes``
+    says where each update of such a metric goes)."""
 
     catalog: Catalog
     metrics: Mapping[str, Metric]
@@ -47,6 +99,8 @@ class Plan:
     max_value_length: int
     _extractors: tuple[Callable[[CallRecord], str | None], ...]
     _pickers: Mapping[str, _Picker]
+    exported: tuple[Metric, ...] = ()
+    routes: Mapping[Metric, tuple[Route, ...]] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Plan:
@@ -60,6 +114,12 @@ class Plan:
         include = dict(label_settings.include)
         exclude = dict(label_settings.exclude)
         base = (*label_settings.call_labels, *custom)
+        naming = catalog.naming
+        dropped_key = () if label_settings.api_key != "drop" else ("api_key",)
+        for spec in catalog:
+            needed = tuple(n for n in _export_sources(naming, spec.key) if n not in dropped_key)
+            if spec.identity and needed:
+                include[spec.key] = (*needed, *include.get(spec.key, ()))
         union = tuple(dict.fromkeys(base + tuple(n for names in include.values() for n in names)))
 
         extractors = []
@@ -87,6 +147,17 @@ class Plan:
             )
             metrics[spec.key] = Metric(spec=spec, label_names=call_part + own_part)
             pickers[spec.key] = _picker(positions)
+        exported: list[Metric] = []
+        routes: dict[Metric, tuple[Route, ...]] = {}
+        for key, metric in metrics.items():
+            exports = naming.exports.get(key)
+            if exports is None:
+                exported.append(metric)
+                continue
+            routes[metric] = tuple(
+                _export_metric(metric.spec, export, metric.label_names) for export in exports
+            )
+            exported += [route.metric for route in routes[metric]]
         return cls(
             catalog=catalog,
             metrics=metrics,
@@ -94,6 +165,8 @@ class Plan:
             max_value_length=label_settings.max_value_length,
             extractors=tuple(extractors),
             pickers=pickers,
+            exported=tuple(exported),
+            routes=routes or None,
         )
 
     def call_values(self, call: CallRecord) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import Literal, cast
 
 import attrs
 
-from gatewaymetrics.core.catalog import DURATION_BUCKETS, build_catalog
+from gatewaymetrics.core.catalog import build_catalog
 from gatewaymetrics.core.labels import (
     CALL_LABELS,
     DEFAULT_IDENTITY_LABELS,
@@ -135,14 +135,18 @@ class LabelSettings:
         return tuple(names)
 
 
-def _floats(value: Iterable[float]) -> tuple[float, ...]:
+def _floats(value: Iterable[float] | None) -> tuple[float, ...] | None:
     # Ints are fine bounds (TOML writes 1 for 1.0); anything else is left for the check.
+    if value is None:
+        return None
     return tuple(float(b) if isinstance(b, int) and not isinstance(b, bool) else b for b in value)
 
 
 def _check_buckets(
-    _: object, __: attrs.Attribute[tuple[float, ...]], value: tuple[float, ...]
+    _: object, __: attrs.Attribute[tuple[float, ...] | None], value: tuple[float, ...] | None
 ) -> None:
+    if value is None:
+        return  # the naming's own
     allowed = "a non-empty, strictly increasing list of finite positive numbers"
     if not value or any(
         isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) or b <= 0
@@ -161,8 +165,10 @@ class Settings:
     naming: str = "native"
     labels: LabelSettings = attrs.field(factory=LabelSettings)
     series_cap: int = 10_000
-    duration_buckets: tuple[float, ...] = attrs.field(
-        default=DURATION_BUCKETS,
+    #: Histogram bounds of the call durations; None: the naming's own (native: 0.01
+    #: doubling to 327.68 s; litellm: LiteLLM's 0.005 to 600 s).
+    duration_buckets: tuple[float, ...] | None = attrs.field(
+        default=None,
         converter=_floats,
         validator=_check_buckets,
     )

@@ -1,0 +1,110 @@
+"""Namings: how the catalog's metrics are exported, as pure data.
+
+A naming gives every catalog metric its exported name (``names``: the base name the
+prefix is put before), and may export a metric as other families instead
+(``exports``): another tool's names, label names and per-scope split. An
+:class:`Export` is one such family: its full name, help text, its label names with
+the catalog label each one is read from, and the catalog label values it is limited
+to (``when``). Catalog labels an export does not list are summed out; an export
+listing a label the metric does not carry (turned off, or never known) leaves it out.
+
+The plan (``core/plan.py``) turns exports into metrics and routes; the fan-out sends
+every update through them, so backends only ever see exported families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "NATIVE",
+    "NATIVE_NAMES",
+    "TIME_PER_TOKEN_BUCKETS",
+    "Export",
+    "Naming",
+]
+
+#: OpenTelemetry GenAI duration buckets, extended by doubling for long calls:
+#: 0.01, 0.02, 0.04, ... 327.68 seconds.
+DURATION_BUCKETS: tuple[float, ...] = tuple(round(0.01 * 2**i, 2) for i in range(16))
+
+#: OpenTelemetry GenAI ``gen_ai.server.time_per_output_token`` buckets.
+TIME_PER_TOKEN_BUCKETS: tuple[float, ...] = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+)  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class Export:
+    """One exported family of a catalog metric.
+
+    - ``name``: the full family name (no prefix is added).
+    - ``labels``: (exported label name, catalog label name) pairs, in exposition order.
+    - ``when``: (catalog label name, value) pairs an update must match to reach this
+      family; those labels are not exported (the family's name says their value).
+    """
+
+    name: str
+    help: str
+    labels: tuple[tuple[str, str], ...] = ()
+    when: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Naming:
+    """A naming table.
+
+    - ``names``: catalog key -> base name (after the prefix) of a metric exported in
+      its own shape.
+    - ``exports``: catalog key -> the families it is exported as instead.
+    - ``duration_buckets`` / ``per_token_buckets``: histogram bounds in seconds.
+    - ``withheld``: call labels an export may name but that are only added when the
+      settings turn them on (personal data, unbounded values).
+    """
+
+    names: Mapping[str, str]
+    duration_buckets: tuple[float, ...]
+    per_token_buckets: tuple[float, ...]
+    exports: Mapping[str, tuple[Export, ...]] = attrs.field(factory=dict)
+    withheld: tuple[str, ...] = ()
+
+
+#: The native naming table: key -> exported name without prefix.
+NATIVE_NAMES: Mapping[str, str] = {
+    "requests": "requests_total",
+    "tokens": "tokens_total",
+    "cached_input_tokens": "cached_input_tokens_total",
+    "reasoning_tokens": "reasoning_tokens_total",
+    "spend": "spend_usd_total",
+    "unpriced_requests": "unpriced_requests_total",
+    "request_duration": "request_duration_seconds",
+    "upstream_duration": "upstream_duration_seconds",
+    "time_to_first_token": "time_to_first_token_seconds",
+    "time_per_output_token": "time_per_output_token_seconds",
+    "cache_write_tokens": "cache_write_tokens_total",
+    "input_audio_tokens": "input_audio_tokens_total",
+    "output_audio_tokens": "output_audio_tokens_total",
+    "queue_duration": "queue_duration_seconds",
+    "overhead_duration": "overhead_duration_seconds",
+    "budget_limit": "budget_limit_usd",
+    "budget_spend": "budget_spend_usd",
+    "budget_remaining": "budget_remaining_usd",
+    "ratelimit_remaining_requests": "ratelimit_remaining_requests",
+    "ratelimit_remaining_tokens": "ratelimit_remaining_tokens",
+    "cache_hits": "cache_hits_total",
+    "fallbacks": "fallbacks_total",
+    "events_dropped": "events_dropped_total",
+    "input_problems": "input_problems_total",
+    "backend_errors": "backend_errors_total",
+    "series_overflow": "series_overflow_total",
+}
+
+#: gatewaymetrics' own names: each metric in its own shape, under the prefix.
+NATIVE = Naming(
+    names=NATIVE_NAMES,
+    duration_buckets=DURATION_BUCKETS,
+    per_token_buckets=TIME_PER_TOKEN_BUCKETS,
+)
