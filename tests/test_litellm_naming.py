@@ -61,7 +61,7 @@ def test_the_table_names_only_litellm_labels_and_known_sources() -> None:
             for label, _ in export.when:
                 assert label in spec.labels, (export.name, label)
     assert len(names) == len(set(names))
-    assert len(names) == 39
+    assert len(names) == 42
     assert NAMINGS["litellm"] is LITELLM
 
 

@@ -66,7 +66,7 @@ class BoundCall:
         self._rate_values = plan.render((call.provider, call.requested_model, call.model))
         self.handles: list[Handle | None] = [None] * len(CALL_SLOTS)
         self.stream = call.stream
-        self.cache_hit = bool(call.cache_hit)
+        self.cache_hit = call.cache_hit
         places = budget_places(call.principal)
         scopes = {place.budget.scope for place in places}
         self.wanted = tuple(budget.scope in scopes for budget in BUDGETS)

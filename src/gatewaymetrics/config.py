@@ -56,6 +56,7 @@ import attrs
 from gatewaymetrics import config_values as read
 from gatewaymetrics import startup_checks as checks
 from gatewaymetrics.backends import server_options, statsd_options
+from gatewaymetrics.backends.metrics_server import serving
 from gatewaymetrics.backends.statsd_lines import Dialect
 from gatewaymetrics.core.settings import LabelSettings, Settings
 from gatewaymetrics.errors import GatewayMetricsError, UnknownKeyError
@@ -391,6 +392,8 @@ def _check_prometheus(p: PrometheusConfig) -> None:
     if p.port:
         if p.tls_cert_file is not None and p.tls_key_file is not None:
             checks.check_tls(p.tls_cert_file, p.tls_key_file, prefix="prometheus")
+        if serving(p.host, p.port) is not None:
+            return  # this process's own /metrics server: a new one takes it over
         try:
             checks.check_listen(p.host, p.port, prefix="prometheus", shared=shared)
         except GatewayMetricsError as exc:

@@ -92,8 +92,15 @@ def test_success_with_unknown_cost_counts_as_unpriced() -> None:
                                     started_at=None, upstream_started_at=None), plan))  # fmt: skip
     assert rows == [
         ("llm_requests_total", ("gpt-4o-2024-08-06", "success", ""), 1),
-        ("llm_unpriced_requests_total", ("gpt-4o-2024-08-06",), 1),
+        ("llm_unpriced_requests_total", ("gpt-4o-2024-08-06", "no_cost_reported"), 1),
     ]
+    diagnosed = _call(cost_usd=None, unpriced_reason="missing_pricing_key\n" + "x" * 300)
+    rows = _rows(measure_call(diagnosed, plan))
+    assert (
+        "llm_unpriced_requests_total",
+        ("gpt-4o-2024-08-06", "missing_pricing_key" + "x" * 108),
+        1,
+    ) in rows
 
 
 def test_label_options_shape_each_metric() -> None:

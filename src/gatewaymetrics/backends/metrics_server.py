@@ -17,6 +17,12 @@ Prometheus backend's :meth:`exposition`).
   (:func:`hmac.compare_digest`); never logged.
 - **TLS.** ``tls_certfile`` (PEM, the key too unless ``tls_keyfile``): the server
   speaks HTTPS only; the handshake runs on a worker, under the same timeout.
+- **Take-over.** A new server for the address a server of this same process listens
+  on (a second pipeline for the same ``host:port``: the SDK snippet run twice in a
+  notebook) stops that server and listens there itself, once its own options are
+  checked: the newest pipeline is served, the old one no longer is. Only this
+  process's servers are taken over (:func:`serving`); a port held by another process
+  fails as before.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import contextlib
 import gzip
 import hmac
 import logging
+import os
 import queue
 import selectors
 import socket
@@ -43,7 +50,7 @@ from gatewaymetrics.backends.server_options import (
 )
 from gatewaymetrics.errors import GatewayMetricsError
 
-__all__ = ["MetricsServer", "Render"]
+__all__ = ["MetricsServer", "Render", "serving"]
 
 log = logging.getLogger("gatewaymetrics")
 
@@ -51,6 +58,33 @@ log = logging.getLogger("gatewaymetrics")
 Render = Callable[[str | None], tuple[bytes, str]]
 
 _PATHS = ("/", "/metrics")
+
+#: This process's listening servers, by the address they listen on: (pid, server).
+#: The pid keeps a forked worker from taking over the server it inherited.
+_running: dict[tuple[str, int], tuple[int, MetricsServer]] = {}
+_running_lock = threading.Lock()
+
+
+def _bind_address(host: str, port: int) -> tuple[str, int] | None:
+    """The (address, port) :func:`startup_checks.listener` would bind for ``host:port``
+    (resolved the same way), or None when ``host`` does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return None
+    address = infos[0][4]
+    return str(address[0]), int(address[1])
+
+
+def serving(host: str, port: int) -> MetricsServer | None:
+    """This process's own server listening where ``host:port`` binds, if any (never for
+    ``port=0``, which asks for a free port): a new server there takes it over."""
+    if port == 0:
+        return None
+    address = _bind_address(host, port)
+    with _running_lock:
+        found = _running.get(address) if address is not None else None
+    return found[1] if found is not None and found[0] == os.getpid() else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -122,6 +156,10 @@ class MetricsServer:
         if type(max_connections) is not int or max_connections < workers:
             raise GatewayMetricsError("max_connections", max_connections, "an int >= workers")
         self._max_connections = max_connections
+        previous = serving(host, port)
+        if previous is not None:  # this process's own server: take over its address
+            previous.close()
+            log.info("gatewaymetrics: /metrics on %s:%s now serves the newest pipeline", host, port)
         listener = startup_checks.listener(host, port)
         self._listener = listener
         self.server_address: tuple[str, int] = listener.getsockname()[:2]
@@ -140,6 +178,8 @@ class MetricsServer:
         ]
         for thread in self._threads:
             thread.start()
+        with _running_lock:
+            _running[self.server_address] = (os.getpid(), self)
 
     # -- credentials ------------------------------------------------------------------
 
@@ -255,6 +295,9 @@ class MetricsServer:
         if self._closed:
             return
         self._closed = True
+        with _running_lock:
+            if _running.get(self.server_address, (0, None))[1] is self:
+                del _running[self.server_address]
         self._wake_w.send(b"x")
         for _ in self._threads[1:]:
             self._ready.put(None)

@@ -422,7 +422,9 @@ class PrometheusBackend:
         timeout: float = 10.0,
     ) -> tuple[str, int]:
         """Serve ``/metrics`` on an own HTTP server; ``port=0`` picks a free one. Returns
-        the address bound. Stopped by :meth:`close`.
+        the address bound. Stopped by :meth:`close`. A server this process already runs
+        on ``host:port`` (an earlier pipeline's) is taken over: from now on this backend
+        is served there, the earlier one no longer (``metrics_server.serving``).
 
         ``workers`` threads answer requests; a connection that sends no request within
         ``timeout`` seconds is closed (:class:`~.metrics_server.MetricsServer`).

@@ -46,7 +46,8 @@ _FIELDS = (
 
 class CallValues:
     """A call's numbers: tokens, cost (None: unknown), the derived durations, the
-    provider's remaining rate limits, whether it succeeded and was a cache hit, and,
+    provider's remaining rate limits, whether it succeeded and was a cache hit (None:
+    the gateway's cache was not asked), and,
     per budget asked for, its :class:`BudgetValues` (None: no spend reported)."""
 
     __slots__ = _FIELDS
@@ -55,7 +56,7 @@ class CallValues:
         self,
         *,
         success: bool,
-        cache_hit: bool,
+        cache_hit: bool | None,
         input_tokens: int,
         output_tokens: int,
         cached_tokens: int,
@@ -93,7 +94,7 @@ class CallValues:
         tokens = call.tokens
         return cls(
             success=call.status is Status.SUCCESS,
-            cache_hit=bool(call.cache_hit),
+            cache_hit=call.cache_hit,
             input_tokens=tokens.input,
             output_tokens=tokens.output,
             cached_tokens=tokens.cached_input,

@@ -113,8 +113,10 @@ _ENTRIES: Mapping[str, _Entry] = {
         identity=True, fed_by="cost_usd",
     ),
     "unpriced_requests": _Entry(
-        kind=_C, help="Successful calls whose cost was unknown (not counted in spend).",
-        unit="", labels=(), identity=True, fed_by="status=success and cost_usd=None",
+        kind=_C, help="Successful calls whose cost was unknown (not counted in spend), by the "
+        "reason the gateway gave (no_cost_reported: none).",
+        unit="", labels=("reason",), identity=True,
+        fed_by="status=success and cost_usd=None; unpriced_reason",
     ),
     "request_duration": _Entry(
         kind=_H, help="Wall time of the whole call as the gateway saw it.", unit="seconds",
@@ -178,6 +180,14 @@ _ENTRIES: Mapping[str, _Entry] = {
     "cache_hits": _Entry(
         kind=_C, help="Calls answered from the gateway's response cache.", unit="",
         labels=(), identity=True, fed_by="cache_hit",
+    ),
+    "cache_misses": _Entry(
+        kind=_C, help="Calls the gateway's response cache was asked for and could not answer.",
+        unit="", labels=(), identity=True, fed_by="cache_hit = false",
+    ),
+    "cache_hit_tokens": _Entry(
+        kind=_C, help="Tokens (input + output) of calls answered from the gateway's response "
+        "cache.", unit="tokens", labels=(), identity=True, fed_by="cache_hit, tokens",
     ),
     "fallbacks": _Entry(
         kind=_C, help="Router fallbacks from a model group to another.", unit="",

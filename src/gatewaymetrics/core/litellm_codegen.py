@@ -311,8 +311,8 @@ def read_values(
 <<OBJECTS>>
 <<CALL_FIELDS>>
     cost = f_cost_usd
-    if cost == 0 and f_cost_unknown is not None:
-        cost = None  # LiteLLM could not price the call: unknown, not free
+    if cost == 0 and (f_cost_unknown is not None or f_cost_zero_reason is not None):
+        raise Uncommon  # LiteLLM could not price the call: unknown, and why: the parser's
     inp = f_tokens_input or 0
     out_tokens = f_tokens_output or 0
     cached = f_tokens_cached_input or 0
@@ -324,7 +324,7 @@ def read_values(
     ended = f_ended_at
     return CallValues(
         success=True,
-        cache_hit=False,
+        cache_hit=None,
         input_tokens=inp,
         output_tokens=out_tokens,
         cached_tokens=cached,

@@ -70,6 +70,7 @@ class Payload:
         "request",
         "slo",
         "slo_meta",
+        "zero_cost",
     )
 
     def __init__(
@@ -84,6 +85,7 @@ class Payload:
         model_info: _Dict,
         request: _Dict,
         body: _Dict,
+        zero_cost: _Dict,
     ) -> None:
         self.key = key
         self.kw = kw
@@ -95,6 +97,7 @@ class Payload:
         self.model_info = model_info
         self.request = request
         self.body = body
+        self.zero_cost = zero_cost
 
 
 def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> Payload | None:
@@ -139,6 +142,11 @@ def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> P
     if type(body) is not dict:
         body = _EMPTY if body is None else None
         if body is None:
+            return None
+    zero_cost = slo.get("zero_cost_diagnostic")
+    if type(zero_cost) is not dict:
+        zero_cost = _EMPTY if zero_cost is None else None
+        if zero_cost is None:
             return None
     status = slo.get("status")
     if failed is not False and not (failed is None and type(status) is str and status == "success"):
@@ -204,7 +212,9 @@ def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> P
         pick_str, (slo.get("litellm_call_id"), kw.get("litellm_call_id"), slo.get("id"))
     ):
         return None
-    return Payload(values, kw, slo, slo_meta, hidden, params, legacy, model_info, request, body)
+    return Payload(
+        values, kw, slo, slo_meta, hidden, params, legacy, model_info, request, body, zero_cost
+    )
 
 
 def read_values(
@@ -223,6 +233,7 @@ def read_values(
     slo_meta = payload.slo_meta
     hidden = payload.hidden
     legacy = payload.legacy
+    zero_cost = payload.zero_cost
     headers: object = hidden.get("additional_headers")
     usage: object = slo_meta.get("usage_object")
     if usage is None or (isinstance(usage, str) and not usage):
@@ -260,6 +271,7 @@ def read_values(
     else:
         f_cost_usd = _money("cost_usd", v, kw.get("response_cost"))
     f_cost_unknown: object = slo.get("response_cost_failure_debug_info")
+    f_cost_zero_reason: object = zero_cost.get("reason")
     v = slo.get("prompt_tokens")
     f_tokens_input: int | None
     if type(v) is int and 0 <= v <= MAX_COUNT:
@@ -573,8 +585,8 @@ def read_values(
             ),
         )
     cost = f_cost_usd
-    if cost == 0 and f_cost_unknown is not None:
-        cost = None  # LiteLLM could not price the call: unknown, not free
+    if cost == 0 and (f_cost_unknown is not None or f_cost_zero_reason is not None):
+        raise Uncommon  # LiteLLM could not price the call: unknown, and why: the parser's
     inp = f_tokens_input or 0
     out_tokens = f_tokens_output or 0
     cached = f_tokens_cached_input or 0
@@ -782,7 +794,7 @@ def read_values(
     ended = f_ended_at
     return CallValues(
         success=True,
-        cache_hit=False,
+        cache_hit=None,
         input_tokens=inp,
         output_tokens=out_tokens,
         cached_tokens=cached,
@@ -862,6 +874,11 @@ def _attempt(kw: _Dict, failed: bool) -> tuple[object, ...] | None:
     if type(body) is not dict:
         body = _EMPTY if body is None else None
         if body is None:
+            return None
+    zero_cost = slo.get("zero_cost_diagnostic")
+    if type(zero_cost) is not dict:
+        zero_cost = _EMPTY if zero_cost is None else None
+        if zero_cost is None:
             return None
     key: tuple[object, ...] = (
         failed,

@@ -157,6 +157,7 @@ CONTAINERS: tuple[Container, ...] = (
     Container(name="usage_in", places=("usage.prompt_tokens_details",), objects=True),
     Container(name="usage_out", places=("usage.completion_tokens_details",), objects=True),
     Container(name="error_info", places=("slo.error_information",), objects=True),
+    Container(name="zero_cost", places=("slo.zero_cost_diagnostic",)),
     Container(name="exception", places=("kwargs.exception",), objects=True),
 )
 
@@ -216,6 +217,8 @@ FIELDS: tuple[Field, ...] = (
     # LiteLLM logs a cost of 0 with debug information when it could not price a call.
     Field(name="cost_unknown", kind=Kind.RAW, role=_C,
           places=("slo.response_cost_failure_debug_info",)),
+    # ... or logs 0 with a diagnosis when a priced model's cost came out as 0.
+    Field(name="cost_zero_reason", kind=Kind.RAW, role=_C, places=("zero_cost.reason",)),
     Field(name="tokens.input", kind=Kind.COUNT, role=_C, places=(
         "slo.prompt_tokens", "usage.prompt_tokens", "usage.input_tokens")),
     Field(name="tokens.output", kind=Kind.COUNT, role=_C, places=(

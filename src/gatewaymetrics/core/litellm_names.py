@@ -57,6 +57,7 @@ LITELLM_SOURCES: Mapping[str, str] = {
     "exception_status": "status_code",
     "exception_class": "exception_class",
     "fallback_model": "fallback_model",
+    "reason": "reason",
     "route": "",
     "client_ip": "",
     "user_agent": "",
@@ -189,6 +190,13 @@ _EXPORTS: Mapping[str, tuple[Export, ...]] = {
                 "client_ip user_agent requested_model model_id api_provider service_tier org_id "
                 "org_alias"),
     ),
+    "unpriced_requests": (
+        _family("litellm_zero_cost_requests",
+                "Requests that carried usage but were logged at $0 on a model whose pricing "
+                "entry has a non-zero rate, by reason (missing_pricing_key, "
+                "pricing_not_applied, cost_calculation_error)",
+                "requested_model model model_id api_provider reason"),
+    ),
     "request_duration": (
         _family("litellm_request_total_latency_metric",
                 "End-to-end latency (seconds) for a request to LiteLLM Proxy Server, from the "
@@ -260,6 +268,12 @@ _EXPORTS: Mapping[str, tuple[Export, ...]] = {
     ),
     "cache_hits": (
         _family("litellm_cache_hits_metric", "Total number of LiteLLM cache hits", _CACHE),
+    ),
+    "cache_misses": (
+        _family("litellm_cache_misses_metric", "Total number of LiteLLM cache misses", _CACHE),
+    ),
+    "cache_hit_tokens": (
+        _family("litellm_cached_tokens_metric", "Total tokens served from LiteLLM cache", _CACHE),
     ),
     "fallbacks": (
         _family("litellm_deployment_successful_fallbacks",

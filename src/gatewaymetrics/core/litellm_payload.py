@@ -206,7 +206,7 @@ class _Parser:
 
     def event(self) -> CallEvent:
         status = self.status()
-        cost = self.cost()
+        cost, unpriced_reason = self.cost()
         error = self.error() if status is Status.FAILURE else None
         principal = Principal(
             **{name: self.key(name) if BY_NAME[name].kind is Kind.KEY else self.text(name)
@@ -228,6 +228,7 @@ class _Parser:
             principal=principal,
             tokens=self.tokens(),
             cost_usd=cost,
+            unpriced_reason=unpriced_reason,
             started_at=self.time("started_at"),
             ended_at=self.time("ended_at"),
             first_token_at=self.time("first_token_at"),
@@ -287,12 +288,19 @@ class _Parser:
             reasoning = out
         return TokenUsage(input=inp, output=out, cached_input=cached or 0, reasoning=reasoning or 0)
 
-    def cost(self) -> Decimal | None:
+    def cost(self) -> tuple[Decimal | None, str | None]:
+        """The cost, and why it is unknown. LiteLLM logs 0 with debug information when
+        it could not price a call, or with a diagnosis when a priced model came out at
+        0: unknown, not free."""
         cost = self.money("cost_usd")
-        # LiteLLM logs 0 with debug info when it could not price a call: unknown, not free.
-        if cost == 0 and self.raw("cost_unknown") is not None:
-            return None
-        return cost
+        if cost != 0:
+            return cost, None
+        diagnosis = self.raw("cost_zero_reason")
+        if isinstance(diagnosis, str) and diagnosis:
+            return None, plain_str(diagnosis)
+        if self.raw("cost_unknown") is not None:
+            return None, "cost_calculation_error"
+        return cost, None
 
     def error(self) -> ErrorInfo:
         exception = self.raw("exception")

@@ -16,6 +16,7 @@ from gatewaymetrics.core.samples import Number, Sample
 
 __all__ = [
     "CALL_SLOTS",
+    "NO_COST_REPORTED",
     "RATELIMIT_SLOTS",
     "budget_labels",
     "call_updates",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 
+#: The reason of an unpriced call whose gateway gave none.
+NO_COST_REPORTED = "no_cost_reported"
+
 #: The series one call can update, by slot: its metric's catalog key and own label
 #: values. The request count's own labels are the outcome (None here); the
 #: rate-limit gauges carry provider and models instead of the call's identity (None).
@@ -36,9 +40,10 @@ __all__ = [
 _RULED_SLOTS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("requests", None), ("tokens", ("input",)), ("tokens", ("output",)),
     ("cached_input_tokens", ()), ("reasoning_tokens", ()), ("spend", ()),
-    ("unpriced_requests", ()), ("cache_hits", ()), ("request_duration", ()),
+    ("unpriced_requests", (NO_COST_REPORTED,)), ("cache_hits", ()), ("request_duration", ()),
     ("upstream_duration", ()), ("time_to_first_token", ()), ("time_per_output_token", ()),
     ("ratelimit_remaining_requests", None), ("ratelimit_remaining_tokens", None),
+    ("cache_misses", ()), ("cache_hit_tokens", ()),
 )  # fmt: skip
 CALL_SLOTS = _RULED_SLOTS + tuple((key, ()) for key, _, _ in CALL_SOURCES)
 #: The first slot of the source-fed metrics, and whether each one is a counter.
@@ -46,15 +51,17 @@ SOURCE_SLOTS = len(_RULED_SLOTS)
 _COUNTERS = tuple(kind is MetricKind.COUNTER for _, _, kind in CALL_SOURCES)
 (REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS, CACHED_TOKENS, REASONING_TOKENS, SPEND, UNPRICED,
  CACHE_HITS, REQUEST_DURATION, UPSTREAM_DURATION, TIME_TO_FIRST_TOKEN, TIME_PER_OUTPUT_TOKEN,
- RATELIMIT_REQUESTS, RATELIMIT_TOKENS) = range(SOURCE_SLOTS)  # fmt: skip
+ RATELIMIT_REQUESTS, RATELIMIT_TOKENS, CACHE_MISSES,
+ CACHE_HIT_TOKENS) = range(SOURCE_SLOTS)  # fmt: skip
 #: The slots without the call's identity labels.
 RATELIMIT_SLOTS = (RATELIMIT_REQUESTS, RATELIMIT_TOKENS)
 
 
 def call_updates(values: CallValues) -> list[tuple[int, Number]]:
     """What one call adds, sets or observes, by slot: one request; tokens, spend, cache
-    hits (zero increments left out); an unpriced success when its cost is unknown;
-    every known duration (zero is an observation); the remaining rate limits."""
+    hits and the tokens they served, cache misses (zero increments left out); an
+    unpriced success when its cost is unknown; every known duration (zero is an
+    observation); the remaining rate limits."""
     out: list[tuple[int, Number]] = [(REQUESTS, 1)]
     add = out.append
     if values.input_tokens:
@@ -70,8 +77,14 @@ def call_updates(values: CallValues) -> list[tuple[int, Number]]:
         add((SPEND, cost))
     elif cost is None and values.success:
         add((UNPRICED, 1))
-    if values.cache_hit:
+    cache_hit = values.cache_hit
+    if cache_hit:
         add((CACHE_HITS, 1))
+        served = values.input_tokens + values.output_tokens
+        if served:
+            add((CACHE_HIT_TOKENS, served))
+    elif cache_hit is not None:  # looked up, and missed
+        add((CACHE_MISSES, 1))
     if values.duration is not None:
         add((REQUEST_DURATION, values.duration))
     if values.upstream_duration is not None:
@@ -118,6 +131,9 @@ def measure_call(call: CallRecord, plan: Plan) -> list[Sample]:
             if rate_values is None:
                 rate_values = plan.render((call.provider, call.requested_model, call.model))
             labels = slot_labels(plan, slot, rate_values)
+        elif slot == UNPRICED and call.unpriced_reason is not None:
+            own = plan.render((call.unpriced_reason,))
+            labels = plan.labels("unpriced_requests", values, own)
         else:
             labels = slot_labels(plan, slot, values, outcome)
         out.append(Sample(metrics[CALL_SLOTS[slot][0]], labels, value))

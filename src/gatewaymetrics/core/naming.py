@@ -95,6 +95,8 @@ NATIVE_NAMES: Mapping[str, str] = {
     "ratelimit_remaining_requests": "ratelimit_remaining_requests",
     "ratelimit_remaining_tokens": "ratelimit_remaining_tokens",
     "cache_hits": "cache_hits_total",
+    "cache_misses": "cache_misses_total",
+    "cache_hit_tokens": "cache_hit_tokens_total",
     "fallbacks": "fallbacks_total",
     "events_dropped": "events_dropped_total",
     "input_problems": "input_problems_total",

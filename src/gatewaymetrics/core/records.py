@@ -259,6 +259,9 @@ class CallRecord:
     principal: Principal = attrs.field(factory=Principal)
     tokens: TokenUsage = attrs.field(factory=TokenUsage)
     cost_usd: Decimal | None = None
+    #: Why ``cost_usd`` is unknown, as the gateway said (LiteLLM:
+    #: ``missing_pricing_key``, ``cost_calculation_error``, ...); None: no reason given.
+    unpriced_reason: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
     first_token_at: float | None = None
@@ -321,7 +324,10 @@ class CallRecord:
         )
 
 
-_CALL_STR_FIELDS = ("call_id", "provider", "requested_model", "model", "deployment_id", "api_base")
+_CALL_STR_FIELDS = (
+    "call_id", "provider", "requested_model", "model", "deployment_id", "api_base",
+    "unpriced_reason",
+)  # fmt: skip
 _CALL_TIME_FIELDS = ("started_at", "ended_at", "first_token_at", "upstream_started_at")
 _CALL_COUNT_FIELDS = ("ratelimit_remaining_requests", "ratelimit_remaining_tokens")
 
