@@ -54,6 +54,11 @@ PROXY = next(p for p in _LINES if p["scenario"] == "proxy_metadata")
 SETTINGS = Settings(
     labels=LabelSettings(opt_in=("api_base",), custom={"app": "requester_metadata.app"})
 )
+#: LiteLLM's names, with every label a LiteLLM family can carry turned on.
+LITELLM_NAMED = Settings(
+    naming="litellm",
+    labels=LabelSettings(opt_in=("end_user", "user_email", "client_ip", "user_agent", "route")),
+)
 EVENTS = 3  # a clean event, then the hostile one twice
 PROPERTY = settings(
     max_examples=100,
@@ -334,6 +339,8 @@ class Run:
     fast: Pipeline
     raised: list[str]
     expositions: list[str]
+    #: The exposition of a third pipeline, under LiteLLM's names (general and fast path).
+    named: str
     logs: list[str]
     reprs: list[str]
 
@@ -385,13 +392,15 @@ def run(payload: Payload) -> Run:
     general = Pipeline([memory, general_prometheus, StatsdBackend(client=packets)], SETTINGS)
     fast_prometheus = PrometheusBackend(registry=CollectorRegistry())
     fast = Pipeline([fast_prometheus], SETTINGS)
+    named_prometheus = PrometheusBackend(registry=CollectorRegistry())
+    named = Pipeline([named_prometheus], LITELLM_NAMED)
     response = PROXY["response_obj"]
     start = dt.datetime.fromisoformat(PROXY["start_time"])
     end = dt.datetime.fromisoformat(PROXY["end_time"])
     raised: list[str] = []
     reprs: list[str] = []
     with kept_logs() as logs:
-        for pipeline in (general, fast):
+        for pipeline in (general, fast, named):
             logger = adapter.GatewayMetricsLogger(pipeline)
             events = [(proxy_kwargs("clean"), False, False)] + [
                 (payload.kwargs(f"hostile-{n}"), payload.failed, payload.sync) for n in (1, 2)
@@ -410,9 +419,11 @@ def run(payload: Payload) -> Run:
         reprs.append(_repr(event))
         general.close()
         fast.close()
+        named.close()
         expositions = [b.exposition()[0].decode() for b in (general_prometheus, fast_prometheus)]
     return Run(memory=memory, packets=packets, general=general, fast=fast, raised=raised,
-               expositions=expositions, logs=logs, reprs=reprs)  # fmt: skip
+               expositions=expositions, named=named_prometheus.exposition()[0].decode(),
+               logs=logs, reprs=reprs)  # fmt: skip
 
 
 def _samples(exposition: str) -> Iterator[tuple[str, str]]:
@@ -440,7 +451,7 @@ def nonfinite(result: Run) -> list[str]:
     """Every sample that is not a finite float64: memory, expositions, StatsD lines."""
     bad = [f"memory {s.name}{dict(s.labels)} = {s.value!r}"
            for s in result.memory.snapshot().series if not _finite(s.value)]  # fmt: skip
-    for exposition in result.expositions:
+    for exposition in (*result.expositions, result.named):
         bad += [f"{series} {value}" for series, value in _samples(exposition)
                 if not _finite(value)]  # fmt: skip
     for packet in result.packets.sent:
@@ -487,7 +498,7 @@ def test_a_planted_secret_appears_nowhere(planted: tuple[str, Payload]) -> None:
     needle = secret.lower().removeprefix("sk-proj-")
     places = {
         "label values": label_values(result),
-        "expositions": result.expositions,
+        "expositions": [*result.expositions, result.named],
         "statsd packets": result.packets.sent,
         "log records": result.logs,
         "reprs": result.reprs,
@@ -504,3 +515,5 @@ def test_every_event_is_counted(payload: Payload) -> None:
     result = run(payload)
     assert result.memory.sum("llm_requests_total") == EVENTS
     assert [_requests(exposition) for exposition in result.expositions] == [EVENTS, EVENTS]
+    total = "litellm_proxy_total_requests_metric_total"
+    assert sum(float(v) for s, v in _samples(result.named) if s.startswith(total)) == EVENTS

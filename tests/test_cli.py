@@ -381,3 +381,30 @@ def test_serve_help_says_it_needs_a_multiprocess_directory(
     assert "records nothing itself" in text
     assert "PROMETHEUS_MULTIPROC_DIR" in text
     assert "Without one it shows only HELP and TYPE lines." in text
+
+
+def test_replay_under_litellm_names_summarises_and_exposes_litellms_families() -> None:
+    env = {"GATEWAYMETRICS_NAMING": "litellm"}
+    native = run("replay", str(EXAMPLES))
+    named = run("replay", str(EXAMPLES), env=env)
+    assert (native.returncode, named.returncode) == (0, 0)
+    # the summary reads the catalog's own metrics (latency quantiles differ: the
+    # buckets are LiteLLM's)
+    assert (
+        named.stdout.splitlines()[0]
+        == native.stdout.splitlines()[0]
+        == (f"Replayed 19 payloads from {EXAMPLES}")
+    )
+    budgets = [line for line in native.stdout.splitlines() if line.startswith(("team ", "user "))]
+    assert len(budgets) == 5
+    assert budgets == [
+        line for line in named.stdout.splitlines() if line.startswith(("team ", "user "))
+    ]
+    exposition = run("replay", str(EXAMPLES), "--exposition", env=env)
+    assert exposition.returncode == 0
+    families = {
+        line.split()[2] for line in exposition.stdout.splitlines() if line.startswith("# TYPE")
+    }
+    assert "litellm_proxy_total_requests_metric_total" in families
+    assert "litellm_remaining_team_budget_metric" in families
+    assert not any(name.startswith("llm_requests") for name in families)

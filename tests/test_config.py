@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,17 @@ def test_build_pipeline_serves_prometheus_and_refuses_a_busy_port() -> None:
     pipeline = build_pipeline(load_config(environ={"GATEWAYMETRICS_PROMETHEUS_PORT": str(port)}))
     try:
         assert b"# TYPE llm_requests_total counter" in http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        pipeline.close()
+    # A port another program listens on (a second pipeline of this process takes its
+    # own server over instead: tests/backends/test_server_takeover.py).
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (TIME_WAIT of the scrape)
+        other.bind(("127.0.0.1", port))
+        other.listen()
         with pytest.raises(GatewayMetricsError, match="a free port") as info:
             build_pipeline(load_config(environ={"GATEWAYMETRICS_PROMETHEUS_PORT": str(port)}))
         assert info.value.key == "prometheus.port"
-    finally:
-        pipeline.close()
 
 
 def test_duration_buckets_from_file_and_environment(tmp_path: Path) -> None:

@@ -179,7 +179,8 @@ def test_the_limiter_logs_the_first_then_once_per_interval_and_loses_no_count(
     for key, moments in admitted.items():
         if occurred[key]:
             assert moments, "the first occurrence of a key is always logged"
-        assert all(b - a >= 60.0 for a, b in itertools.pairwise(moments))
+        # (the limiter's own float arithmetic: b - a may round to just under 60)
+        assert all(b >= a + 60.0 for a, b in itertools.pairwise(moments))
         clock.now += 60.0
         reported[key] += limiter.admit((key,), 0)  # what is held back comes out next
         assert reported[key] == occurred[key]

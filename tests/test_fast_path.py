@@ -218,6 +218,7 @@ def test_a_renamed_alias_leaves_one_series_per_budget_on_the_fast_path() -> None
         f"llm_budget_limit_usd{{{series}}} 10.0",
         f"llm_budget_spend_usd{{{series}}} {spend!r}",
         f"llm_budget_remaining_usd{{{series}}} {left!r}",
+        f"llm_budget_reset_timestamp_seconds{{{series}}} 1.7672256e+09",
     ]
     # the old name back, by its identity's bound series: renamed on the fast path
     _record(pipeline, [proxy_event(user_api_key_spend=5.0)])
@@ -228,6 +229,7 @@ def test_a_renamed_alias_leaves_one_series_per_budget_on_the_fast_path() -> None
         f"llm_budget_limit_usd{{{series}}} 10.0",
         f"llm_budget_spend_usd{{{series}}} {spend!r}",
         f"llm_budget_remaining_usd{{{series}}} {left!r}",
+        f"llm_budget_reset_timestamp_seconds{{{series}}} 1.7672256e+09",
     ]
     _record(pipeline, [proxy_event(user_api_key_spend=4.5, **renamed)])  # late: nothing
     assert _budget_lines(backend)[1] == f"llm_budget_spend_usd{{{series}}} {spend!r}"

@@ -400,12 +400,18 @@ SETTINGS: tuple[Settings, ...] = (
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
+def fixed_wall_clock() -> float:
+    """One "now" for both pipelines: values written relative to the wall clock (LiteLLM's
+    hours until a budget resets) are then equal, not a few microseconds apart."""
+    return 1_795_762_555.0
+
+
 def make_pipeline(config: Settings, *, fast: bool) -> tuple[Pipeline, CollectorRegistry]:
     registry = CollectorRegistry()
     backend = PrometheusBackend(registry=registry, multiprocess=False)
     if fast:
-        return Pipeline([backend], config), registry
-    return Pipeline([backend], config, fast_path=False), registry
+        return Pipeline([backend], config, wall_clock=fixed_wall_clock), registry
+    return Pipeline([backend], config, fast_path=False, wall_clock=fixed_wall_clock), registry
 
 
 def record_all(pipeline: Pipeline, sequence: list[Event]) -> None:

@@ -7,14 +7,20 @@ values through a pipeline, and the label rules for the new labels."""
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gatewaymetrics import LabelSettings, Settings
+from gatewaymetrics.backends.memory import MemoryBackend
 from gatewaymetrics.core.catalog import NAMINGS, build_catalog
 from gatewaymetrics.core.labels import CALL_LABELS
 from gatewaymetrics.core.litellm_names import LITELLM, LITELLM_BUCKETS, LITELLM_SOURCES
@@ -61,7 +67,7 @@ def test_the_table_names_only_litellm_labels_and_known_sources() -> None:
             for label, _ in export.when:
                 assert label in spec.labels, (export.name, label)
     assert len(names) == len(set(names))
-    assert len(names) == 42
+    assert len(names) == 46
     assert NAMINGS["litellm"] is LITELLM
 
 
@@ -204,3 +210,81 @@ def test_a_raw_key_never_becomes_hashed_api_key(secret: str) -> None:
     (labels,) = recorder.backend.series("litellm_proxy_total_requests_metric")
     assert labels["hashed_api_key"] == fingerprint(secret)
     assert not math.isnan(recorder.backend.sum("litellm_proxy_total_requests_metric"))
+
+
+# -- from LiteLLM's payloads ---------------------------------------------------------------
+
+_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "litellm_payloads.jsonl"
+
+
+def _captured_success() -> dict[str, Any]:
+    with _EXAMPLES.open(encoding="utf-8") as lines:
+        for line in lines:
+            data = json.loads(line)
+            slo = data["kwargs"].get("standard_logging_object") or {}
+            if data["hook"] == "log_success_event" and slo.get("response_cost"):
+                return dict(data)
+    raise AssertionError("no priced success in the captured payloads")
+
+
+def _record_twice(settings: Settings, change: Callable[[dict[str, Any]], None]) -> MemoryBackend:
+    """The captured payload, changed, recorded twice (the second may take the fast path)."""
+    recorder = memory_pipeline(settings)
+    for _ in range(2):
+        data = copy.deepcopy(_captured_success())
+        change(data["kwargs"])
+        recorder.pipeline.record_litellm(
+            data["kwargs"], data["response_obj"], data["start_time"], data["end_time"]
+        )
+    return recorder.backend
+
+
+def test_a_zero_cost_diagnosis_is_an_unpriced_call_with_its_reason() -> None:
+    def diagnosed(kwargs: dict[str, Any]) -> None:
+        kwargs["standard_logging_object"]["response_cost"] = 0.0
+        kwargs["standard_logging_object"]["zero_cost_diagnostic"] = {
+            "reason": "missing_pricing_key",
+            "detail": "sk-never-a-label",
+        }
+
+    memory = _record_twice(Settings(), diagnosed)
+    assert memory.sum("llm_unpriced_requests_total", reason="missing_pricing_key") == 2
+    assert memory.series("llm_spend_usd_total") == []
+    assert "sk-never-a-label" not in repr(memory.snapshot())
+    named = _record_twice(Settings(naming="litellm"), diagnosed)
+    assert named.sum("litellm_zero_cost_requests", reason="missing_pricing_key") == 2
+
+
+def test_an_unknown_cost_without_a_diagnosis_has_its_reason() -> None:
+    def failed(kwargs: dict[str, Any]) -> None:
+        kwargs["standard_logging_object"]["response_cost"] = 0.0
+        kwargs["standard_logging_object"]["response_cost_failure_debug_info"] = {"error": "x"}
+
+    memory = _record_twice(Settings(), failed)
+    assert memory.sum("llm_unpriced_requests_total", reason="cost_calculation_error") == 2
+
+    def missing(kwargs: dict[str, Any]) -> None:
+        kwargs["standard_logging_object"]["response_cost"] = None
+        kwargs.pop("response_cost", None)
+
+    memory = _record_twice(Settings(), missing)
+    assert memory.sum("llm_unpriced_requests_total", reason="no_cost_reported") == 2
+
+
+def test_cache_misses_and_the_tokens_a_cache_hit_served() -> None:
+    def missed(kwargs: dict[str, Any]) -> None:
+        kwargs["standard_logging_object"]["cache_hit"] = False
+
+    memory = _record_twice(Settings(), missed)
+    assert memory.sum("llm_cache_misses_total") == 2
+    assert memory.series("llm_cache_hits_total") == []
+
+    def hit(kwargs: dict[str, Any]) -> None:
+        kwargs["standard_logging_object"]["cache_hit"] = True
+
+    memory = _record_twice(Settings(), hit)
+    tokens = memory.sum("llm_tokens_total")
+    assert tokens > 0
+    assert memory.sum("llm_cache_hits_total") == 2
+    assert memory.sum("llm_cache_hit_tokens_total") == tokens
+    assert memory.series("llm_cache_misses_total") == []

@@ -77,6 +77,15 @@ def test_docs_metric_table_is_generated_from_the_catalog() -> None:
     assert catalog_table() in docs.read_text(encoding="utf-8")
 
 
+def test_docs_litellm_map_is_generated_from_the_naming_table() -> None:
+    from pathlib import Path
+
+    from gatewaymetrics.catalog_doc import naming_table
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "migrating-from-litellm.md"
+    assert naming_table("litellm") in docs.read_text(encoding="utf-8")
+
+
 def test_docs_field_table_is_generated_from_the_field_table() -> None:
     from pathlib import Path
 

@@ -9,6 +9,8 @@ its events stay on the general path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gatewaymetrics.budget_book import BudgetBook, BudgetState, subject_key
 from gatewaymetrics.core.call_values import BudgetValues
 from gatewaymetrics.core.litellm_fields import BUDGETS
@@ -32,16 +34,32 @@ class NotAdmitted(Exception):
 class BoundBudget:
     """One budget of a call identity: its subject and labels, and once the general
     path has admitted them, the subject's state and its bound gauges: (limit, spend,
-    remaining) as one group, and spend alone (an unlimited budget)."""
+    remaining) as one group, spend alone (an unlimited budget), and the reset time on
+    its own (set only by a reading that has one: a group cannot hold a missing value;
+    bound when a reading first has one, :meth:`bind_reset`)."""
 
-    __slots__ = ("labels", "limited", "state", "subject", "unlimited")
+    __slots__ = ("_reset_binder", "labels", "limited", "reset", "state", "subject", "unlimited")
 
-    def __init__(self, subject: str, labels: Labels) -> None:
+    def __init__(
+        self, subject: str, labels: Labels, reset_binder: Callable[[Labels], Handle | None]
+    ) -> None:
         self.subject = subject
         self.labels = labels
         self.state: BudgetState | None = None
         self.limited: Handle | None = None
         self.unlimited: Handle | None = None
+        self.reset: Handle | None = None
+        self._reset_binder = reset_binder
+
+    def bind_reset(self) -> Handle:
+        """The reset-time gauge, bound now: :class:`NotAdmitted` until the general path
+        has admitted its series. (Bound at first need, not in :meth:`BoundCall.prepare`:
+        a budget whose gateway gives no reset time would stay unprepared forever.)"""
+        handle = self._reset_binder(self.labels)
+        if handle is None:
+            raise NotAdmitted
+        self.reset = handle
+        return handle
 
 
 class BoundCall:
@@ -74,6 +92,7 @@ class BoundCall:
             BoundBudget(
                 subject_key(place.budget.scope, place.subject),
                 book.labels(place.budget.scope, place.subject, place.alias),
+                self._reset_gauge,
             )
             for place in places
         ]
@@ -128,3 +147,12 @@ class BoundCall:
         if not limited:
             return self._fan_out.bind(*series[0])
         return self._fan_out.bind_group(series)
+
+    def _reset_gauge(self, labels: Labels) -> Handle | None:
+        """A budget's reset-time gauge, bound on its own; None if not admitted yet
+        (:meth:`BoundBudget.bind_reset`)."""
+        metric = self._plan.metrics["budget_reset"]
+        own = self._plan.labels("budget_reset", (), labels)
+        if not self._guard.admitted(metric, own):
+            return None
+        return self._fan_out.bind(metric, own)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # bound_series imports this module
 __all__ = ["BudgetBook", "BudgetMark", "BudgetState", "subject_key"]
 
 Labels = tuple[str, ...]
-_GAUGES = ("budget_limit", "budget_spend", "budget_remaining")
+_GAUGES = ("budget_limit", "budget_spend", "budget_remaining", "budget_reset")
 _LIMIT_GAUGES = ("budget_limit", "budget_remaining")
 
 
@@ -133,7 +133,7 @@ class BudgetBook:
                         samples += self._removals(state.mark.labels, labels, _GAUGES)
                     state.mark = mark
                 limit, left = snapshot.limit_usd, snapshot.remaining_usd
-                samples += measure_budget(self._plan, labels, limit, spend, left)
+                samples += measure_budget(self._plan, labels, limit, spend, left, snapshot.reset_at)
             if samples:
                 self._fan_out.apply(self._guard.admit(samples))
 
@@ -149,10 +149,14 @@ class BudgetBook:
         """Known subjects' readings from the fast path (spends before this call, whose
         ``cost`` they add), each a prepared :class:`BoundBudget`: the same arithmetic as
         the general path's records (core/budget.py), the same decision, and the gauges
-        written by their bound handles with the call's own ``updates``, as one step."""
+        written by their bound handles with the call's own ``updates``, as one step.
+        A reset time whose gauge the general path has not admitted yet raises
+        ``bound_series.NotAdmitted`` before anything is written."""
         call_cost = None if cost is None else money(cost)
         offers = []
         for budget, reading in zip(budgets, readings, strict=True):  # outside the lock
+            if reading.reset_at is not None and budget.reset is None:
+                budget.bind_reset()  # NotAdmitted (nothing written yet): the general path
             spend = spend_after_call(money(reading.spend), call_cost)
             limit = None if reading.limit is None else self._limit(budget, reading.limit)
             left = remaining(limit, spend)
@@ -178,6 +182,8 @@ class BudgetBook:
                         removals += self._removals(labels, None, _LIMIT_GAUGES)
                 else:
                     updates.append((budget.limited, value))
+                if reset_at is not None:  # bound above
+                    updates.append((budget.reset, reset_at))
             self._fan_out.apply_bound(updates)
             if removals:
                 self._fan_out.apply(removals)

@@ -8,6 +8,10 @@ the event that failed; it reports instead through the error sink the fan-out att
 when it has a ``report_errors_to(sink)`` method: ``sink(error type name, count)``,
 callable from any thread, counts ``count`` failures just the same.
 
+Under a naming whose exports transform values (LiteLLM's hours until a budget resets),
+the transform is applied here, when the value is written, with the ``wall_clock``
+read once per write; a removal (None) stays a removal.
+
 Logging is by exception type only (a message can quote a payload or a credential),
 and at most one line per ``log_interval`` seconds (default 60) for each backend and
 error type (and each dropped-event reason and type), saying how many failures it
@@ -38,27 +42,55 @@ log = logging.getLogger("gatewaymetrics")
 #: (under a naming that exports a metric as several families) a :class:`_Split`.
 Handle = object
 Labels = tuple[str, ...]
+#: An export's value transform: (value, wall clock now) -> exported value.
+Transform = Callable[[float, float], float]
+
+
+def _transformed(transform: Transform | None, value: object, now: float) -> object:
+    """``value`` as ``transform`` exports it (a removal, None, stays None)."""
+    if transform is None or value is None:
+        return value
+    return transform(value, now)  # type: ignore[arg-type]  # a gauge's number
 
 
 class _Split:
-    """One catalog series bound as the exported series it feeds (none, or several):
-    an update of it is an update of each ``part`` (for a gauge group, ``parts`` holds
-    one tuple of handles per gauge, and ``group`` is set)."""
+    """One catalog series bound as the exported series it feeds (none, or several, or
+    one whose values are transformed): an update of it is an update of each ``part``
+    (for a gauge group, ``parts`` holds one tuple of handles per gauge, and ``group``
+    is set). ``transforms``: None, or each part's transform (or None), in the shape of
+    ``parts``."""
 
-    __slots__ = ("group", "parts")
+    __slots__ = ("group", "parts", "transforms")
 
-    def __init__(self, parts: tuple[object, ...], *, group: bool = False) -> None:
+    def __init__(
+        self,
+        parts: tuple[object, ...],
+        *,
+        group: bool = False,
+        transforms: tuple[object, ...] | None = None,
+    ) -> None:
         self.parts = parts
         self.group = group
+        self.transforms = transforms
 
-    def expand(self, value: object, out: list[tuple[Handle, object]]) -> None:
+    def expand(self, value: object, out: list[tuple[Handle, object]], now: float) -> None:
+        transforms = self.transforms
         if not self.group:
-            for part in self.parts:
-                out.append((part, value))
+            if transforms is None:
+                for part in self.parts:
+                    out.append((part, value))
+                return
+            for part, transform in zip(self.parts, transforms, strict=True):
+                out.append((part, _transformed(transform, value, now)))  # type: ignore[arg-type]
             return
-        for handles, one in zip(self.parts, value, strict=True):  # type: ignore[call-overload]
-            for part in handles:
-                out.append((part, one))
+        if transforms is None:
+            for handles, one in zip(self.parts, value, strict=True):  # type: ignore[call-overload]
+                for part in handles:
+                    out.append((part, one))
+            return
+        for handles, each, one in zip(self.parts, transforms, value, strict=True):  # type: ignore[call-overload]
+            for part, transform in zip(handles, each, strict=True):
+                out.append((part, _transformed(transform, one, now)))
 
 
 class LogLimiter:
@@ -92,7 +124,8 @@ class FanOut:
     series (:class:`~gatewaymetrics.protocols.BindingBackend`), which the fast path
     needs: then :meth:`bind`, :meth:`bind_group` and :meth:`apply_bound` work.
 
-    ``clock`` and ``log_interval`` rule how often a repeated failure is logged."""
+    ``clock`` and ``log_interval`` rule how often a repeated failure is logged;
+    ``wall_clock`` (Unix seconds) is the "now" of value transforms."""
 
     def __init__(
         self,
@@ -101,14 +134,23 @@ class FanOut:
         *,
         clock: Callable[[], float] = time.monotonic,
         log_interval: float = 60.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.backends: tuple[Backend, ...] = tuple(backends)
         self._plan = plan
+        self._wall_clock = wall_clock
         #: Where each update goes under a naming that exports families of their own
         #: (None: backends get the catalog's metrics as they are).
         self._routes = plan.routes
         binders = tuple(b for b in self.backends if isinstance(b, BindingBackend))
         self.binding = bool(self.backends) and len(binders) == len(self.backends)
+        #: Backends that want the catalog's own metrics whatever the naming (the
+        #: CLI's summary): given untranslated samples; they keep the fast path off.
+        self._catalog_shaped = frozenset(
+            b for b in self.backends if getattr(b, "catalog_shaped", False) is True
+        )
+        if self._routes is not None and self._catalog_shaped:
+            self.binding = False
         self._binders = binders
         self._log_interval = log_interval
         self._limiter = LogLimiter(clock, log_interval)
@@ -118,36 +160,50 @@ class FanOut:
                 attach(functools.partial(self.report, backend))
 
     def declare(self, metrics: Sequence[Metric]) -> None:
-        """Declare ``metrics`` to every backend (configuration errors raise)."""
+        """Declare ``metrics`` to every backend (configuration errors raise); a
+        catalog-shaped backend is given the catalog's metrics."""
         for backend in self.backends:
-            backend.declare(metrics)
+            if backend in self._catalog_shaped:
+                backend.declare(tuple(self._plan.metrics.values()))
+            else:
+                backend.declare(metrics)
 
-    def _routed(self, metric: Metric, labels: Labels) -> list[tuple[Metric, Labels]]:
-        """The exported series one catalog series feeds."""
+    def _routed(
+        self, metric: Metric, labels: Labels
+    ) -> list[tuple[Metric, Labels, Transform | None]]:
+        """The exported series one catalog series feeds, each with its transform."""
         routes = self._routes.get(metric) if self._routes is not None else None
         if routes is None:
-            return [(metric, labels)]
+            return [(metric, labels, None)]
         out = []
         for route in routes:
             exported = route.labels(labels)
             if exported is not None:
-                out.append((route.metric, exported))
+                out.append((route.metric, exported, route.transform))
         return out
 
     def _translate(self, samples: list[Sample]) -> list[Sample]:
         out = []
+        now: float | None = None
         for sample in samples:
-            for metric, labels in self._routed(sample.metric, sample.labels):
-                out.append(Sample(metric, labels, sample.value))
+            for metric, labels, transform in self._routed(sample.metric, sample.labels):
+                value = sample.value
+                if transform is not None and value is not None:
+                    if now is None:
+                        now = self._wall_clock()
+                    value = transform(value, now)  # type: ignore[arg-type]  # a gauge's number
+                out.append(Sample(metric, labels, value))
         return out
 
     def apply(self, samples: list[Sample]) -> None:
+        catalog = samples
         if self._routes is not None:
             samples = self._translate(samples)
         failed = []
+        shaped = self._catalog_shaped
         for backend in self.backends:
             try:
-                backend.apply(samples)
+                backend.apply(catalog if shaped and backend in shaped else samples)
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
                 self._failed(backend, exc)
@@ -157,9 +213,11 @@ class FanOut:
         """One series, bound in every backend."""
         if self._routes is not None and metric in self._routes:
             series = self._routed(metric, labels)
-            if len(series) == 1:
-                return self._bind(*series[0])
-            return _Split(tuple(self._bind(*one) for one in series))
+            transforms = tuple(transform for _, _, transform in series)
+            parts = tuple(self._bind(exported, values) for exported, values, _ in series)
+            if all(transform is None for transform in transforms):
+                return parts[0] if len(parts) == 1 else _Split(parts)
+            return _Split(parts, transforms=transforms)
         return self._bind(metric, labels)
 
     def _bind(self, metric: Metric, labels: tuple[str, ...]) -> Handle:
@@ -172,10 +230,14 @@ class FanOut:
         """Gauges always set together, bound as one handle in every backend."""
         if self._routes is not None:
             routed = [self._routed(metric, labels) for metric, labels in series]
-            if any(len(one) != 1 for one in routed):
-                parts = tuple(tuple(self._bind(*s) for s in one) for one in routed)
-                return _Split(parts, group=True)
-            series = [one[0] for one in routed]
+            transformed = any(t is not None for one in routed for _, _, t in one)
+            if transformed or any(len(one) != 1 for one in routed):
+                parts = tuple(
+                    tuple(self._bind(m, labels) for m, labels, _ in one) for one in routed
+                )
+                transforms = tuple(tuple(t for _, _, t in one) for one in routed)
+                return _Split(parts, group=True, transforms=transforms if transformed else None)
+            series = [(metric, labels) for ((metric, labels, _),) in routed]
         binders = self._binders
         if len(binders) == 1:
             return binders[0].bind_group(series)
@@ -202,12 +264,14 @@ class FanOut:
                 self._failed(backend, exc)
         self._count_failures(failed)
 
-    @staticmethod
-    def _expand(updates: list[tuple[Handle, object]]) -> list[tuple[Handle, object]]:
+    def _expand(self, updates: list[tuple[Handle, object]]) -> list[tuple[Handle, object]]:
         out: list[tuple[Handle, object]] = []
+        now, timed = 0.0, False  # the wall clock, read once, when a transform needs it
         for handle, value in updates:
             if type(handle) is _Split:
-                handle.expand(value, out)
+                if handle.transforms is not None and not timed:
+                    now, timed = self._wall_clock(), True
+                handle.expand(value, out, now)
             else:
                 out.append((handle, value))
         return out

@@ -11,7 +11,8 @@ quote a payload). Safe to call from many threads at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from gatewaymetrics.budget_book import BudgetBook
@@ -39,6 +40,8 @@ class Pipeline:
     ``backends`` are declared the metrics at once (configuration errors raise here, as
     :class:`~gatewaymetrics.errors.GatewayMetricsError`); after that, ``record*``
     never raises. ``fast_path=False`` records every LiteLLM payload by its records.
+    ``wall_clock`` (Unix seconds) is the "now" of values written relative to it (under
+    ``naming = "litellm"``, the hours until a budget resets).
     """
 
     def __init__(
@@ -47,10 +50,11 @@ class Pipeline:
         settings: Settings | None = None,
         *,
         fast_path: bool = True,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.plan = Plan.build(self.settings)
-        self._fan_out = FanOut(backends, self.plan)
+        self._fan_out = FanOut(backends, self.plan, wall_clock=wall_clock)
         self.backends = self._fan_out.backends
         self._guard = SeriesGuard(self.plan, self.settings.series_cap)
         fast = fast_path and self._fan_out.binding

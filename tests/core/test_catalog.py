@@ -24,6 +24,7 @@ NATIVE = [
     ("llm_budget_limit_usd", "gauge", ("scope", "subject", "alias")),
     ("llm_budget_spend_usd", "gauge", ("scope", "subject", "alias")),
     ("llm_budget_remaining_usd", "gauge", ("scope", "subject", "alias")),
+    ("llm_budget_reset_timestamp_seconds", "gauge", ("scope", "subject", "alias")),
     ("llm_ratelimit_remaining_requests", "gauge", ("provider", "requested_model", "model")),
     ("llm_ratelimit_remaining_tokens", "gauge", ("provider", "requested_model", "model")),
     ("llm_cache_hits_total", "counter", ()),

@@ -154,6 +154,40 @@ def test_unlimited_budget_removes_limit_and_remaining() -> None:
     ]
 
 
+def test_a_budget_with_a_reset_time_sets_its_reset_gauge() -> None:
+    plan = Plan.build(Settings())
+    snapshot = BudgetSnapshot(scope=BudgetScope.USER, subject="u1", spend_usd=Decimal("2"),
+                              reset_at=1_767_225_600.0)  # fmt: skip
+    labels = ("user", "u1", "")
+    assert _rows(measure_snapshot(snapshot, plan)) == [
+        ("llm_budget_limit_usd", labels, None),
+        ("llm_budget_spend_usd", labels, Decimal("2")),
+        ("llm_budget_remaining_usd", labels, None),
+        ("llm_budget_reset_timestamp_seconds", labels, 1_767_225_600.0),
+    ]
+
+
+def test_litellm_routes_the_reset_time_as_hours_until_it() -> None:
+    plan = Plan.build(Settings(naming="litellm"))
+    assert plan.routes is not None
+    routes = plan.routes[plan.metrics["budget_reset"]]
+    assert [route.metric.name for route in routes] == [
+        "litellm_api_key_budget_remaining_hours_metric",
+        "litellm_team_budget_remaining_hours_metric",
+        "litellm_user_budget_remaining_hours_metric",
+        "litellm_org_budget_remaining_hours_metric",
+        "litellm_customer_budget_remaining_hours_metric",
+    ]
+    team = routes[1]
+    assert team.metric.label_names == ("team", "team_alias")
+    assert team.labels(("team", "t1", "Team One")) == ("t1", "Team One")
+    assert team.labels(("user", "t1", "")) is None
+    assert team.transform is not None
+    assert team.transform(1_000_000.0 + 5400.0, 1_000_000.0) == 1.5
+    limit = plan.routes[plan.metrics["budget_limit"]][1]
+    assert limit.transform is None
+
+
 def test_problems_count_by_field() -> None:
     plan = Plan.build(Settings())
     problems = [Problem(field="cost_usd", message="x"), Problem(field="stream", message="y")]

@@ -86,10 +86,13 @@ class _Histogram:
 
 
 class MemoryBackend:
-    """Thread-safe, exact, queryable. ``name`` labels its errors (default "memory")."""
+    """Thread-safe, exact, queryable. ``name`` labels its errors (default "memory").
+    ``catalog_shaped``: hold the catalog's own metrics (native shape) whatever the
+    pipeline's naming exports, as a summary of the records does."""
 
-    def __init__(self, *, name: str = "memory") -> None:
+    def __init__(self, *, name: str = "memory", catalog_shaped: bool = False) -> None:
         self.name = name
+        self.catalog_shaped = catalog_shaped
         self._lock = threading.Lock()
         self._metrics: dict[str, Metric] = {}
         self._values: dict[str, dict[tuple[str, ...], Decimal]] = {}

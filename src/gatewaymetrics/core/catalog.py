@@ -169,6 +169,11 @@ _ENTRIES: Mapping[str, _Entry] = {
         kind=_G, help="Budget left in US dollars (negative when over budget).", unit="usd",
         labels=_BUDGET_LABELS, identity=False, fed_by="BudgetSnapshot.remaining_usd",
     ),
+    "budget_reset": _Entry(
+        kind=_G, help="Unix time at which the budget's current period resets; no series when "
+        "the gateway gives no reset time.", unit="seconds", labels=_BUDGET_LABELS,
+        identity=False, fed_by="BudgetSnapshot.reset_at",
+    ),
     "ratelimit_remaining_requests": _Entry(
         kind=_G, help="Requests left in the provider's rate-limit window.", unit="",
         labels=_RATELIMIT_LABELS, identity=False, fed_by="ratelimit_remaining_requests",

@@ -197,6 +197,12 @@ def identity(kwargs: object, failed: object, custom_paths: tuple[str, ...]) -> P
         body.get("user"),
         slo.get("stream"),
         kw.get("stream"),
+        slo_meta.get("user_api_key_request_route"),
+        legacy.get("user_api_key_request_route"),
+        slo_meta.get("requester_ip_address"),
+        legacy.get("requester_ip_address"),
+        slo_meta.get("user_agent"),
+        legacy.get("user_agent"),
         slo.get("cache_hit"),
         kw.get("cache_hit"),
     )

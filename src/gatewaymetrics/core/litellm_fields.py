@@ -208,6 +208,13 @@ FIELDS: tuple[Field, ...] = (
     Field(name="end_user", kind=_T, role=_I, places=(
         *metadata_keys("user_api_key_end_user_id"), "slo.end_user", "body.user")),
     Field(name="stream", kind=Kind.FLAG, role=_I, places=("slo.stream", "kwargs.stream")),
+    # The proxy's route, and what the client sent (opt-in: personal, client-controlled).
+    Field(name="route", kind=_T, role=_I, places=metadata_keys("user_api_key_request_route"),
+          label="route"),
+    Field(name="client_ip", kind=_T, role=_I, places=metadata_keys("requester_ip_address"),
+          label="client_ip"),
+    Field(name="user_agent", kind=_T, role=_I, places=metadata_keys("user_agent"),
+          label="user_agent"),
     Field(name="cache_hit", kind=Kind.FLAG, role=_I, places=("slo.cache_hit", "kwargs.cache_hit")),
     # -- per call ----------------------------------------------------------------------
     Field(name="call_id", kind=_T, role=_C, places=(

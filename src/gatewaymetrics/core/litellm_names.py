@@ -2,7 +2,10 @@
 
 A LiteLLM user's dashboards, recording rules and alerts keep working: the family
 names, label names, help texts and histogram bounds are LiteLLM's, and so is its
-split (one family per budget scope, per token type, per outcome). Each family lists
+split (one family per budget scope, per token type, per outcome). Our time per output
+token (streams, after the first token) keeps its native name and bounds: LiteLLM's
+``litellm_deployment_latency_per_output_token`` divides the whole latency by the
+output tokens, another quantity under a name dashboards would read as ours. Each family lists
 LiteLLM's labels in LiteLLM's order with the call label it is read from; a label with
 no source ("") is one a callback never sees (LiteLLM reads it from the proxy's
 request), so it is left out. Catalog metrics LiteLLM has no family for keep their
@@ -12,30 +15,26 @@ Where LiteLLM is wrong we stay right (docs/migrating-from-litellm.md lists every
 difference; ``tests/integration/test_litellm_naming_diff.py`` finds them by running
 LiteLLM's own logger beside ours): ``hashed_api_key`` is always a fingerprint, an
 unlimited budget has no series (never ``+Inf``), a missing value is ``""`` (never
-``"None"``), and ``end_user`` / ``user_email`` (unbounded, personal) are only filled
-when ``labels.opt_in`` turns them on.
+``"None"``), and ``end_user``, ``user_email``, ``client_ip`` and ``user_agent``
+(unbounded, personal, client-controlled) are only filled when ``labels.opt_in`` turns
+them on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gatewaymetrics.core.naming import NATIVE_NAMES, Export, Naming
+from gatewaymetrics.core.naming import NATIVE_NAMES, TIME_PER_TOKEN_BUCKETS, Export, Naming
 
-__all__ = ["LITELLM", "LITELLM_BUCKETS", "LITELLM_PER_TOKEN_BUCKETS", "LITELLM_SOURCES"]
+__all__ = ["LITELLM", "LITELLM_BUCKETS", "LITELLM_SOURCES"]
 
 #: LiteLLM's latency buckets (``LATENCY_BUCKETS``), in seconds.
 LITELLM_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0,
     300.0, 420.0, 600.0,
 )  # fmt: skip
-#: The bounds of LiteLLM's ``litellm_deployment_latency_per_output_token``.
-LITELLM_PER_TOKEN_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
-
-#: LiteLLM's label names -> the call label each is read from ("": none a callback
-#: sees: the proxy's route, client address and user agent, the service tier).
+#: LiteLLM's label names -> the call label each is read from ("": none, the service
+#: tier, which LiteLLM derives from the provider's response by rules of its own).
 LITELLM_SOURCES: Mapping[str, str] = {
     "end_user": "end_user",
     "hashed_api_key": "api_key",
@@ -58,9 +57,9 @@ LITELLM_SOURCES: Mapping[str, str] = {
     "exception_class": "exception_class",
     "fallback_model": "fallback_model",
     "reason": "reason",
-    "route": "",
-    "client_ip": "",
-    "user_agent": "",
+    "route": "route",
+    "client_ip": "client_ip",
+    "user_agent": "user_agent",
     "service_tier": "",
 }
 
@@ -99,6 +98,7 @@ def _family(
     labels: str,
     when: tuple[tuple[str, str], ...] = (),
     sources: Mapping[str, str] = LITELLM_SOURCES,
+    transform: str = "",
 ) -> Export:
     names = labels.split()
     return Export(
@@ -106,15 +106,19 @@ def _family(
         help=help,
         labels=tuple((label, sources.get(label, LITELLM_SOURCES[label])) for label in names),
         when=when,
+        transform=transform,
     )
 
 
-def _budget(kind: str, help: str, scope: str, family: str, labels: str) -> Export:
+def _budget(
+    kind: str, help: str, scope: str, family: str, labels: str, transform: str = ""
+) -> Export:
     """One budget gauge of one scope; its subject and alias fill the scope's labels."""
     subject, _, alias = labels.partition(" ")
     sources = {subject: "subject", **({alias: "alias"} if alias else {})}
     name = kind.format(family)
-    return _family(name, help.format(_WHOSE[family]), labels, (("scope", scope),), sources)
+    when = (("scope", scope),)
+    return _family(name, help.format(_WHOSE[family]), labels, when, sources, transform)
 
 
 _WHOSE = {
@@ -128,6 +132,15 @@ _SCOPES = (
     ("org", "org", "org_id org_alias"),
     ("end_user", "customer", "end_user"),
 )
+#: LiteLLM's help texts of its ``*_budget_remaining_hours_metric`` families, verbatim
+#: (the team's says "days"; its value is hours, as for every scope).
+_RESET_HELP = {
+    "api_key": "Remaining hours for api key budget to be reset",
+    "team": "Remaining days for team budget to be reset",
+    "user": "Remaining hours for user budget to be reset",
+    "org": "Remaining hours for org budget to be reset",
+    "customer": "Remaining hours for customer (end user) budget to be reset",
+}
 _FAILURE = (("status", "failure"),)
 _SUCCESS = (("status", "success"),)
 
@@ -213,12 +226,6 @@ _EXPORTS: Mapping[str, tuple[Export, ...]] = {
         _family("litellm_llm_api_time_to_first_token_metric",
                 "Time to first token for a models LLM API call", _API_LATENCY),
     ),
-    "time_per_output_token": (
-        _family("litellm_deployment_latency_per_output_token",
-                "LLM Deployment Analytics - Latency per output token",
-                "model_group litellm_model_name model_id api_base api_provider hashed_api_key "
-                "api_key_alias team team_alias org_id org_alias"),
-    ),
     "cache_write_tokens": (
         _family("litellm_input_cache_creation_tokens_metric",
                 "Provider-side input tokens written to prompt cache (e.g. Anthropic "
@@ -257,6 +264,13 @@ _EXPORTS: Mapping[str, tuple[Export, ...]] = {
                 labels)
         for scope, family, labels in _SCOPES
     ),
+    # LiteLLM's gauge is the hours from the write to the reset; ours is the reset time
+    # (llm_budget_reset_timestamp_seconds), turned into those hours when written.
+    "budget_reset": tuple(
+        _budget("litellm_{}_budget_remaining_hours_metric", _RESET_HELP[family], scope, family,
+                labels, "hours_until")
+        for scope, family, labels in _SCOPES
+    ),
     "ratelimit_remaining_requests": (
         _family("litellm_remaining_requests_metric",
                 "LLM Deployment Analytics - remaining requests for model, returned from LLM API "
@@ -289,7 +303,7 @@ _EXPORTS: Mapping[str, tuple[Export, ...]] = {
 LITELLM = Naming(
     names=NATIVE_NAMES,
     duration_buckets=LITELLM_BUCKETS,
-    per_token_buckets=LITELLM_PER_TOKEN_BUCKETS,
+    per_token_buckets=TIME_PER_TOKEN_BUCKETS,
     exports=_EXPORTS,
-    withheld=("end_user", "user_email"),
+    withheld=("end_user", "user_email", "client_ip", "user_agent"),
 )

@@ -83,7 +83,7 @@ def call_updates(values: CallValues) -> list[tuple[int, Number]]:
         served = values.input_tokens + values.output_tokens
         if served:
             add((CACHE_HIT_TOKENS, served))
-    elif cache_hit is not None:  # looked up, and missed
+    elif cache_hit is not None and values.success:  # looked up, and missed
         add((CACHE_MISSES, 1))
     if values.duration is not None:
         add((REQUEST_DURATION, values.duration))
@@ -153,22 +153,30 @@ def measure_budget(
     limit: Number | None,
     spend: Number,
     remaining: Number | None,
+    reset_at: float | None = None,
 ) -> list[Sample]:
     """Limit, spend and remaining gauges of the budget labelled ``own`` (from
-    :func:`budget_labels`); limit and remaining are removed (value None) for an
-    unlimited budget, never set to infinity."""
+    :func:`budget_labels`), and the time its period resets; limit and remaining are
+    removed (value None) for an unlimited budget, never set to infinity; the reset time
+    is left out when unknown (a reading without one never replaces one that had it:
+    ``core/budget.py``'s ``supersedes``)."""
     metrics = plan.metrics
-    return [
+    out = [
         Sample(metrics["budget_limit"], plan.labels("budget_limit", (), own), limit),
         Sample(metrics["budget_spend"], plan.labels("budget_spend", (), own), spend),
         Sample(metrics["budget_remaining"], plan.labels("budget_remaining", (), own), remaining),
     ]
+    if reset_at is not None:
+        out.append(Sample(metrics["budget_reset"], plan.labels("budget_reset", (), own), reset_at))
+    return out
 
 
 def measure_snapshot(snapshot: BudgetSnapshot, plan: Plan) -> list[Sample]:
     """The gauges of one budget snapshot (see :func:`measure_budget`)."""
     own = budget_labels(snapshot.scope, snapshot.subject, snapshot.alias, plan)
-    return measure_budget(plan, own, snapshot.limit_usd, snapshot.spend_usd, snapshot.remaining_usd)
+    return measure_budget(
+        plan, own, snapshot.limit_usd, snapshot.spend_usd, snapshot.remaining_usd, snapshot.reset_at
+    )
 
 
 def measure_fallback(

@@ -14,15 +14,18 @@ every update through them, so backends only ever see exported families.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
+
+from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
     "DURATION_BUCKETS",
     "NATIVE",
     "NATIVE_NAMES",
     "TIME_PER_TOKEN_BUCKETS",
+    "TRANSFORMS",
     "Export",
     "Naming",
 ]
@@ -37,6 +40,23 @@ TIME_PER_TOKEN_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
+def _hours_until(value: float, now: float) -> float:
+    """Hours from ``now`` to the Unix time ``value`` (negative once it has passed), as
+    LiteLLM computes its ``*_budget_remaining_hours_metric``."""
+    return (float(value) - now) / 3600
+
+
+#: Value transforms an export may apply, by name: ``(value, now) -> exported value``,
+#: ``now`` being the wall clock (Unix seconds) when the value is written.
+TRANSFORMS: Mapping[str, Callable[[float, float], float]] = {"hours_until": _hours_until}
+
+
+def _check_transform(instance: Export, _attribute: attrs.Attribute[str], value: str) -> None:
+    if value and value not in TRANSFORMS:
+        allowed = '"" (the value as it is), ' + ", ".join(sorted(TRANSFORMS))
+        raise GatewayMetricsError(f"exports.{instance.name}.transform", value, allowed)
+
+
 @attrs.frozen(kw_only=True)
 class Export:
     """One exported family of a catalog metric.
@@ -45,12 +65,15 @@ class Export:
     - ``labels``: (exported label name, catalog label name) pairs, in exposition order.
     - ``when``: (catalog label name, value) pairs an update must match to reach this
       family; those labels are not exported (the family's name says their value).
+    - ``transform``: "" (the value as it is) or the name of one of :data:`TRANSFORMS`,
+      applied to every value written to this family (a removal stays a removal).
     """
 
     name: str
     help: str
     labels: tuple[tuple[str, str], ...] = ()
     when: tuple[tuple[str, str], ...] = ()
+    transform: str = attrs.field(default="", validator=_check_transform)
 
 
 @attrs.frozen(kw_only=True)
@@ -92,6 +115,7 @@ NATIVE_NAMES: Mapping[str, str] = {
     "budget_limit": "budget_limit_usd",
     "budget_spend": "budget_spend_usd",
     "budget_remaining": "budget_remaining_usd",
+    "budget_reset": "budget_reset_timestamp_seconds",
     "ratelimit_remaining_requests": "ratelimit_remaining_requests",
     "ratelimit_remaining_tokens": "ratelimit_remaining_tokens",
     "cache_hits": "cache_hits_total",

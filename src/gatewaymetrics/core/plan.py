@@ -14,7 +14,7 @@ import attrs
 
 from gatewaymetrics.core.catalog import Catalog, MetricSpec, build_catalog
 from gatewaymetrics.core.labels import CALL_LABELS, extra_label, render_value
-from gatewaymetrics.core.naming import Export, Naming
+from gatewaymetrics.core.naming import TRANSFORMS, Export, Naming
 from gatewaymetrics.core.records import CallRecord
 from gatewaymetrics.core.samples import Metric
 from gatewaymetrics.core.settings import Settings
@@ -42,11 +42,14 @@ def _api_key_alias_or_fingerprint(call: CallRecord) -> str | None:
 class Route:
     """Where an update of a catalog metric goes under a naming with exports: the
     exported ``metric``, its label values picked from the catalog metric's (``pick``),
-    for updates whose label values match ``when`` ((position, value) pairs)."""
+    for updates whose label values match ``when`` ((position, value) pairs), and the
+    export's value ``transform`` (``(value, wall clock now) -> value``; None: the value
+    as it is), which the fan-out applies when it writes (never to a removal)."""
 
     metric: Metric
     pick: _Picker
     when: tuple[tuple[int, str], ...]
+    transform: Callable[[float, float], float] | None = None
 
     def labels(self, labels: tuple[str, ...]) -> tuple[str, ...] | None:
         """The exported label values of an update labelled ``labels``; None if the
@@ -76,6 +79,7 @@ def _export_metric(spec: MetricSpec, export: Export, label_names: tuple[str, ...
         metric=Metric(spec=exported, label_names=exported.labels),
         pick=_picker(tuple(label_names.index(source) for _, source in carried)),
         when=tuple((label_names.index(label), value) for label, value in export.when),
+        transform=TRANSFORMS[export.transform] if export.transform else None,
     )
 
 

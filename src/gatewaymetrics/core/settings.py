@@ -67,8 +67,8 @@ class LabelSettings:
 
     - ``identity``: call labels every call metric carries (default: provider,
       requested_model, model, operation, team, team_alias, api_key, api_key_alias, user).
-    - ``opt_in``: more call labels for every call metric (end_user, user_email,
-      deployment_id, api_base, stream, org, org_alias).
+    - ``opt_in``: more call labels for every call metric (``labels.OPT_IN_LABELS``:
+      end_user, user_email, deployment_id, api_base, stream, status_code, ...).
     - ``custom``: label name -> dotted path in the request metadata, e.g.
       ``{"app": "requester_metadata.app"}``. Paths that could hold credentials are refused.
     - ``include`` / ``exclude``: metric key -> labels added to / removed from that metric.
