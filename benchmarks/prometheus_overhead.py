@@ -1,7 +1,7 @@
 """Per-event cost of the installed Prometheus path, against LiteLLM's logger and the floor.
 
     LITELLM_LOCAL_MODEL_COST_MAP=True .venv/bin/python benchmarks/prometheus_overhead.py
-        [EVENTS] [--pure | --both | --wheel PATH ...]
+        [EVENTS] [--pure | --both | --wheel PATH ...] [--naming litellm]
 
 Measures gatewaymetrics as ``pip install`` gives it, never the source tree: started from
 the project venv, the script builds the project's wheel (``pip wheel --no-deps``, with
@@ -145,8 +145,14 @@ def registry_of(pipeline: Pipeline) -> CollectorRegistry:
 
 
 def requests_counted(pipeline: Pipeline) -> float:
-    """The sum of the pipeline's request counters, as its registry exposes them."""
-    name = pipeline.plan.metrics["requests"].name
+    """The sum of the pipeline's request counters, as its registry exposes them (under
+    a naming that exports requests as other families, the one that counts them all)."""
+    requests = pipeline.plan.metrics["requests"]
+    routes = (pipeline.plan.routes or {}).get(requests)
+    if routes is None:
+        name = requests.name
+    else:
+        name = next(route.metric.name for route in routes if not route.when) + "_total"
     return sum(
         sample.value
         for family in registry_of(pipeline).collect()
@@ -353,8 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run the default build, then the pure build")  # fmt: skip
     choice.add_argument("--wheel", type=Path, action="append",
                         help="run this wheel instead of building one (repeatable)")  # fmt: skip
+    parser.add_argument("--naming", choices=("native", "litellm"), default="native",
+                        help="the pipeline's naming (default native)")  # fmt: skip
     parser.add_argument(INSIDE, action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    ENVIRONMENT["GATEWAYMETRICS_NAMING"] = options.naming
     if options.inside:
         return measure(options.events)
     if options.wheel:
@@ -363,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default = Build(title="default build")
         pure = Build(title="pure build (GATEWAYMETRICS_PURE_BUILD=1)", pure=True)
         builds = [pure] if options.pure else [default, pure] if options.both else [default]
-    return relaunch(Path(__file__).resolve(), [str(options.events)], builds)
+    arguments = [str(options.events), "--naming", options.naming]
+    return relaunch(Path(__file__).resolve(), arguments, builds)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+import attrs
+
 import gatewaymetrics
 from gatewaymetrics import (
     BudgetScope,
@@ -81,8 +83,12 @@ def full_call(index: int, width: int = 0) -> CallEvent:
     return CallEvent(call=call, budgets=(budget,))
 
 
-def pipeline_with(calls: int, width: int) -> tuple[Pipeline, PrometheusBackend]:
-    pipeline = build_pipeline(Config(prometheus=PrometheusConfig(port=0)))
+def pipeline_with(
+    calls: int, width: int, naming: str = "native"
+) -> tuple[Pipeline, PrometheusBackend]:
+    config = Config(prometheus=PrometheusConfig(port=0))
+    config = attrs.evolve(config, settings=attrs.evolve(config.settings, naming=naming))
+    pipeline = build_pipeline(config)
     for index in range(calls):
         pipeline.record(full_call(index, width))
     (backend,) = pipeline.backends

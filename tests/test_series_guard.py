@@ -52,11 +52,13 @@ _BENCHMARK = _scrape_benchmark()
 full_call: Callable[..., CallEvent] = _BENCHMARK.full_call
 
 
-def at_the_cap(width: int = 0, calls: int = 400) -> tuple[Pipeline, PrometheusBackend]:
+def at_the_cap(
+    width: int = 0, calls: int = 400, naming: str = "native"
+) -> tuple[Pipeline, PrometheusBackend]:
     """The pipeline users run (config-built, default settings), past its budget."""
-    pipeline_with: Callable[[int, int], tuple[Pipeline, PrometheusBackend]]
+    pipeline_with: Callable[[int, int, str], tuple[Pipeline, PrometheusBackend]]
     pipeline_with = _BENCHMARK.pipeline_with
-    return pipeline_with(calls, width)
+    return pipeline_with(calls, width, naming)
 
 
 def test_the_default_budget() -> None:
@@ -76,6 +78,18 @@ def test_a_scrape_at_the_default_cap_stays_within_the_budget() -> None:
     assert len(openmetrics) <= 10_000_000
     overflow = b'gatewaymetrics_series_overflow_total{metric="llm_requests_total"} '
     assert overflow in body
+    pipeline.close()
+
+
+def test_under_litellm_names_a_series_costs_the_families_it_feeds() -> None:
+    """One request feeds up to seven of LiteLLM's families: the budget charges them all,
+    so a scrape at the cap stays within it under either naming."""
+    pipeline, backend = at_the_cap(naming="litellm")
+    body, _ = backend.exposition()
+    lines = body.count(b"\n")
+    assert SCRAPE_LINES - 1_000 < lines <= SCRAPE_LINES + 1_000  # + headers, self, _other
+    assert len(body) <= 10_000_000
+    assert b"litellm_proxy_total_requests_metric_total{" in body
     pipeline.close()
 
 

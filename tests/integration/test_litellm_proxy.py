@@ -77,7 +77,9 @@ class Proxy:
     def metrics(self) -> bytes:
         return http_get(f"http://127.0.0.1:{self.metrics_port}/metrics")
 
-    def wait_for_requests(self, total: float, timeout: float = 30.0) -> dict[Any, float]:
+    def wait_for_requests(
+        self, total: float, timeout: float = 30.0, family: str = "llm_requests_total"
+    ) -> dict[Any, float]:
         deadline = time.monotonic() + timeout
         values: dict[Any, float] = {}
         while time.monotonic() < deadline:
@@ -85,7 +87,7 @@ class Proxy:
                 values = exposition_values(self.metrics().decode())
             except OSError:
                 values = {}
-            if sum(v for k, v in values.items() if k[0] == "llm_requests_total") >= total:
+            if sum(v for k, v in values.items() if k[0] == family) >= total:
                 time.sleep(0.5)  # a double count would show up now
                 return exposition_values(self.metrics().decode())
             time.sleep(0.2)
@@ -95,12 +97,14 @@ class Proxy:
 
 
 @contextmanager
-def litellm_proxy(tmp_path: Path, *, workers: int = 1) -> Iterator[Proxy]:
+def litellm_proxy(
+    tmp_path: Path, *, workers: int = 1, environment: dict[str, str] | None = None
+) -> Iterator[Proxy]:
     """Start ``litellm --config`` on a free 127.0.0.1 port; stop it (and its workers)."""
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
     port, metrics_port = free_port(), free_port()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "GATEWAYMETRICS_PROMETHEUS_PORT": str(metrics_port)}  # fmt: skip
+           "GATEWAYMETRICS_PROMETHEUS_PORT": str(metrics_port), **(environment or {})}  # fmt: skip
     args = [str(Path(sys.executable).parent / "litellm"), "--config", "config.yaml",
             "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     if workers > 1:
@@ -194,5 +198,41 @@ def test_two_workers_count_exactly(tmp_path: Path) -> None:
     assert _requests(values, status="success") == 12.0
     assert _requests(values, status="failure", error_type="rate_limited") == 3.0
     assert b"pid=" not in body
+    result = promtool_check(body)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def _sum(values: dict[Any, float], family: str, **match: str) -> float:
+    return sum(
+        v for (name, labels), v in values.items()
+        if name == family and all(dict(labels).get(k) == x for k, x in match.items())
+    )  # fmt: skip
+
+
+def test_litellm_names_through_a_running_proxy(tmp_path: Path) -> None:
+    """``GATEWAYMETRICS_NAMING=litellm`` on a real proxy: LiteLLM's families and labels."""
+    total = "litellm_proxy_total_requests_metric_total"
+    with litellm_proxy(tmp_path, environment={"GATEWAYMETRICS_NAMING": "litellm"}) as proxy:
+        assert b"# TYPE litellm_proxy_total_requests_metric_total counter" in proxy.metrics()
+        assert proxy.chat("gpt-4o-mini") == 200
+        assert proxy.chat("gpt-4o-mini", stream=True) == 200
+        assert proxy.chat("failing-model") == 429
+        assert proxy.chat("primary") == 200  # served by the fallback
+        values = proxy.wait_for_requests(5, family=total)  # the fallback is two attempts
+        body = proxy.metrics()
+    master = fingerprint("litellm_proxy_master_key")
+    assert _sum(values, total) == 5.0
+    assert _sum(values, total, status_code="200", hashed_api_key=master) == 3.0
+    assert _sum(values, total, requested_model="gpt-4o-mini", route="/chat/completions") == 2.0
+    failed = "litellm_proxy_failed_requests_metric_total"
+    assert _sum(values, failed, exception_status="429", exception_class="RateLimitError") == 1.0
+    assert _sum(values, failed, exception_status="500", requested_model="primary") == 1.0
+    fallbacks = "litellm_deployment_successful_fallbacks_total"
+    assert _sum(values, fallbacks, requested_model="primary", fallback_model="backup") == 1.0
+    assert _sum(values, "litellm_llm_api_time_to_first_token_metric_count") == 1.0
+    assert _sum(values, "litellm_output_tokens_metric_total") > 0
+    assert b"llm_requests_total" not in body
+    assert b'"None"' not in body
+    assert MASTER_KEY.encode() not in body
     result = promtool_check(body)
     assert (result.returncode, result.stderr) == (0, "")
