@@ -59,6 +59,8 @@ __all__ = [
     "Reference",
     "ScenarioError",
     "Step",
+    "fallback_router",
+    "hook_recorder",
     "isolated_prometheus_logger",
     "parse_exposition",
     "proxy_request_metadata",
@@ -140,8 +142,10 @@ def _litellm() -> Any:
     return litellm
 
 
-def _recorder() -> Any:
-    """The last callback: records which hook fired."""
+def hook_recorder(name: str = "HookRecorder") -> Any:
+    """A callback that records which hooks fired (``.hooks``): the scenario's last one,
+    and an extra callback a test can pass. LiteLLM keeps one callback per class name,
+    so each recorder of a run needs a ``name`` of its own."""
     from litellm.integrations.custom_logger import CustomLogger
 
     class HookRecorder(CustomLogger):  # type: ignore[misc]  # LiteLLM is untyped here
@@ -179,6 +183,7 @@ def _recorder() -> Any:
         ) -> None:
             self.hooks.append("log_failure_fallback_event")
 
+    HookRecorder.__name__ = HookRecorder.__qualname__ = name
     return HookRecorder()
 
 
@@ -286,10 +291,11 @@ async def _rate_limit() -> None:
     )
 
 
-async def _router_fallback() -> None:
+def fallback_router() -> Any:
+    """A Router whose group "primary" fails (500) and falls back to "backup"."""
     from litellm.router import Router
 
-    router = Router(
+    return Router(
         model_list=[
             {
                 "model_name": "primary",
@@ -306,6 +312,10 @@ async def _router_fallback() -> None:
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
     )
+
+
+async def _router_fallback() -> None:
+    router = fallback_router()
     await router.acompletion(model="primary", messages=MESSAGES)
 
 
@@ -420,7 +430,7 @@ def run_reference(
 
     hooks: dict[str, tuple[str, ...]] = {}
     with isolated_prometheus_logger() as (logger, registry), _litellm_state() as litellm:
-        recorder = _recorder()
+        recorder = hook_recorder()
         litellm.callbacks = [logger, *extra_callbacks, recorder]
         for step in STEPS:
             if step.name in wanted:

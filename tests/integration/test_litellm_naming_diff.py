@@ -15,17 +15,29 @@ import fnmatch
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from gatewaymetrics import Pipeline, Settings
-from gatewaymetrics.adapters.litellm import GatewayMetricsLogger
-from gatewaymetrics.backends.prometheus import PrometheusBackend, family_name
-from gatewaymetrics.core.litellm_names import LITELLM
-from tests import litellm_reference as reference
-from tests.promtools import promtool_check
+from tests.conftest import require_module
+
+HOW = "install it with: make test (or pip install 'gatewaymetrics[litellm]')"
+litellm: Any = require_module("litellm", HOW)
+
+# after the skip checks
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from gatewaymetrics import Pipeline, Settings  # noqa: E402
+from gatewaymetrics.adapters.litellm import GatewayMetricsLogger  # noqa: E402
+from gatewaymetrics.backends.prometheus import PrometheusBackend, family_name  # noqa: E402
+from gatewaymetrics.core.litellm_names import LITELLM  # noqa: E402
+from tests import litellm_reference as reference  # noqa: E402
+from tests.promtools import promtool_check  # noqa: E402
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:.*using the `ReadOnly` qualifier:UserWarning"),
+]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "migrating-from-litellm.md"
 _SKIPPED = ("_created", "_bucket", "_sum")

@@ -37,6 +37,7 @@ from gatewaymetrics import (
     parse_litellm,
 )
 from tests.conftest import require_module
+from tests.litellm_reference import fallback_router
 
 HOW = "install it with: make test (or pip install 'gatewaymetrics[litellm]')"
 # Typed Any: these are whatever the installed LiteLLM provides, checked by running it.
@@ -501,23 +502,7 @@ BACKUP_COST = Decimal("0.00022500000000000002")
 
 
 def make_router() -> Any:
-    return litellm_router.Router(
-        model_list=[
-            {
-                "model_name": "primary",
-                "litellm_params": {
-                    "model": "gpt-4o-mini",
-                    "mock_response": "litellm.InternalServerError",
-                },
-            },
-            {
-                "model_name": "backup",
-                "litellm_params": {"model": "gpt-4o", "mock_response": "Hello from backup"},
-            },
-        ],
-        fallbacks=[{"primary": ["backup"]}],
-        num_retries=0,
-    )
+    return fallback_router()
 
 
 def deployment_ids(router: Any) -> dict[str, str]:

@@ -85,38 +85,10 @@ ALL_HOOKS = {
 }
 
 
-class Recorder(custom_logger.CustomLogger):  # type: ignore[misc]  # an Any base
-    """An extra callback: which hooks it received, and each success's call id."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hooks: list[str] = []
-
-    def log_success_event(
-        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        self.hooks.append("log_success_event")
-
-    async def async_log_success_event(
-        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        self.hooks.append("async_log_success_event")
-
-    async def async_log_failure_event(
-        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        self.hooks.append("async_log_failure_event")
-
-    async def log_success_fallback_event(
-        self, original_model_group: Any, kwargs: Any, original_exception: Any
-    ) -> None:
-        self.hooks.append("log_success_fallback_event")
-
-
 @pytest.fixture(scope="module")
-def run() -> tuple[reference.Reference, Recorder, list[object]]:
+def run() -> tuple[reference.Reference, Any, list[object]]:
     callbacks_before = list(litellm.callbacks)
-    extra = Recorder()
+    extra = reference.hook_recorder("ExtraRecorder")
     result = reference.run_reference([extra])
     return result, extra, callbacks_before
 
