@@ -64,7 +64,8 @@ def test_environment_lists_and_pairs() -> None:
 
 
 ERRORS: list[tuple[dict[str, Any], str, str]] = [
-    ({"GATEWAYMETRICS_BACKENDS": "prometheus,influxdb"}, "backends", "memory, prometheus, statsd"),
+    ({"GATEWAYMETRICS_BACKENDS": "prometheus,influxdb"}, "backends",
+     "memory, otel, prometheus, statsd"),
     ({"GATEWAYMETRICS_BACKENDS": "memory,memory"}, "backends", "each once"),
     ({"GATEWAYMETRICS_STATSD_PORT": "0"}, "statsd.port", "an integer from 1 to 65535"),
     ({"GATEWAYMETRICS_STATSD_PORT": "eighty"}, "statsd.port", "an integer from 1 to 65535"),

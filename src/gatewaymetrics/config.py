@@ -90,7 +90,7 @@ OTHER_ENV = (
     "GATEWAYMETRICS_PURE_BUILD",  # read by hatch_build.py when a wheel is built
     "GATEWAYMETRICS_PURE",  # retired (the old switch off the compiled copies); ignored
 )
-BACKENDS = ("memory", "prometheus", "statsd")
+BACKENDS = ("memory", "otel", "prometheus", "statsd")
 MULTIPROC_ENV = checks.MULTIPROC_ENV
 
 
@@ -409,6 +409,15 @@ def _check_statsd(_: StatsdConfig) -> None:
         raise _missing_extra("statsd", exc) from None
 
 
+def _check_otel() -> None:
+    # Everything else is the SDK's, from the standard OTEL_* variables.
+    try:
+        from gatewaymetrics.backends.otel import otlp_protocol
+    except ImportError as exc:
+        raise _missing_extra("otel", exc) from None
+    otlp_protocol()  # one the SDK has an exporter for
+
+
 def validate(config: Config) -> None:
     """Every check :func:`build_pipeline` makes, made without building a pipeline or
     starting a server: raises :class:`GatewayMetricsError` naming the key (or the
@@ -418,6 +427,8 @@ def validate(config: Config) -> None:
         _check_prometheus(config.prometheus)
     if "statsd" in config.backends:
         _check_statsd(config.statsd)
+    if "otel" in config.backends:
+        _check_otel()
 
 
 def serve_metrics(
@@ -454,6 +465,10 @@ def build_pipeline(
         elif name == "prometheus":
             served = _prometheus_backend(config.prometheus)
             backends.append(served)
+        elif name == "otel":
+            from gatewaymetrics.backends.otel import OtelBackend
+
+            backends.append(OtelBackend(series_cap=config.settings.series_cap))
         else:
             from gatewaymetrics.backends.statsd import StatsdBackend
 

@@ -27,10 +27,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from gatewaymetrics.core.measure import self_sample
-from gatewaymetrics.core.plan import Plan
+from gatewaymetrics.core.plan import Plan, Route
 from gatewaymetrics.core.samples import Metric, Sample
 from gatewaymetrics.protocols import Backend, BindingBackend
 
@@ -42,6 +42,7 @@ log = logging.getLogger("gatewaymetrics")
 #: (under a naming that exports a metric as several families) a :class:`_Split`.
 Handle = object
 Labels = tuple[str, ...]
+Routes = Mapping[Metric, tuple[Route, ...]]
 #: An export's value transform: (value, wall clock now) -> exported value.
 Transform = Callable[[float, float], float]
 
@@ -139,19 +140,16 @@ class FanOut:
         self.backends: tuple[Backend, ...] = tuple(backends)
         self._plan = plan
         self._wall_clock = wall_clock
-        #: Where each update goes under a naming that exports families of their own
-        #: (None: backends get the catalog's metrics as they are).
-        self._routes = plan.routes
         binders = tuple(b for b in self.backends if isinstance(b, BindingBackend))
         self.binding = bool(self.backends) and len(binders) == len(self.backends)
-        #: Backends that want the catalog's own metrics whatever the naming (the
-        #: CLI's summary): given untranslated samples; they keep the fast path off.
-        self._catalog_shaped = frozenset(
-            b for b in self.backends if getattr(b, "catalog_shaped", False) is True
-        )
-        if self._routes is not None and self._catalog_shaped:
-            self.binding = False
         self._binders = binders
+        #: Per backend, where each update goes (None: the catalog's metrics as they
+        #: are): the routes of the pipeline's naming; of the backend's own ``naming``
+        #: (the OpenTelemetry backend's); none for a ``catalog_shaped`` backend (the
+        #: CLI's summary).
+        self._routes_of = tuple(self._routes_for(backend) for backend in self.backends)
+        self._binder_routes = tuple(self._routes_for(backend) for backend in binders)
+        self._routing = any(routes is not None for routes in self._routes_of)
         self._log_interval = log_interval
         self._limiter = LogLimiter(clock, log_interval)
         for backend in self.backends:
@@ -159,34 +157,48 @@ class FanOut:
             if callable(attach):
                 attach(functools.partial(self.report, backend))
 
+    def _routes_for(self, backend: object) -> Routes | None:
+        if getattr(backend, "catalog_shaped", False) is True:
+            return None
+        naming = getattr(backend, "naming", None)
+        if isinstance(naming, str):
+            return self._plan.routes_for(naming)
+        return self._plan.routes
+
     def declare(self, metrics: Sequence[Metric]) -> None:
-        """Declare ``metrics`` to every backend (configuration errors raise); a
-        catalog-shaped backend is given the catalog's metrics."""
+        """Declare ``metrics`` (the pipeline's naming's families) to every backend
+        (configuration errors raise); a backend of another naming is given that
+        naming's, a catalog-shaped one the catalog's."""
+        plan = self._plan
         for backend in self.backends:
-            if backend in self._catalog_shaped:
-                backend.declare(tuple(self._plan.metrics.values()))
+            naming = getattr(backend, "naming", None)
+            if getattr(backend, "catalog_shaped", False) is True:
+                backend.declare(tuple(plan.metrics.values()))
+            elif isinstance(naming, str):
+                backend.declare(plan.exported_for(naming))
             else:
                 backend.declare(metrics)
 
+    @staticmethod
     def _routed(
-        self, metric: Metric, labels: Labels
+        routes: Routes | None, metric: Metric, labels: Labels
     ) -> list[tuple[Metric, Labels, Transform | None]]:
         """The exported series one catalog series feeds, each with its transform."""
-        routes = self._routes.get(metric) if self._routes is not None else None
-        if routes is None:
+        mine = routes.get(metric) if routes is not None else None
+        if mine is None:
             return [(metric, labels, None)]
         out = []
-        for route in routes:
+        for route in mine:
             exported = route.labels(labels)
             if exported is not None:
                 out.append((route.metric, exported, route.transform))
         return out
 
-    def _translate(self, samples: list[Sample]) -> list[Sample]:
+    def _translate(self, routes: Routes, samples: list[Sample]) -> list[Sample]:
         out = []
         now: float | None = None
         for sample in samples:
-            for metric, labels, transform in self._routed(sample.metric, sample.labels):
+            for metric, labels, transform in self._routed(routes, sample.metric, sample.labels):
                 value = sample.value
                 if transform is not None and value is not None:
                     if now is None:
@@ -196,14 +208,17 @@ class FanOut:
         return out
 
     def apply(self, samples: list[Sample]) -> None:
-        catalog = samples
-        if self._routes is not None:
-            samples = self._translate(samples)
+        translated: dict[int, list[Sample]] = {}
         failed = []
-        shaped = self._catalog_shaped
-        for backend in self.backends:
+        for backend, routes in zip(self.backends, self._routes_of, strict=True):
+            mine = samples
+            if routes is not None:
+                known = translated.get(id(routes))
+                if known is None:
+                    known = translated[id(routes)] = self._translate(routes, samples)
+                mine = known
             try:
-                backend.apply(catalog if shaped and backend in shaped else samples)
+                backend.apply(mine)
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
                 self._failed(backend, exc)
@@ -211,46 +226,62 @@ class FanOut:
 
     def bind(self, metric: Metric, labels: tuple[str, ...]) -> Handle:
         """One series, bound in every backend."""
-        if self._routes is not None and metric in self._routes:
-            series = self._routed(metric, labels)
-            transforms = tuple(transform for _, _, transform in series)
-            parts = tuple(self._bind(exported, values) for exported, values, _ in series)
-            if all(transform is None for transform in transforms):
-                return parts[0] if len(parts) == 1 else _Split(parts)
-            return _Split(parts, transforms=transforms)
-        return self._bind(metric, labels)
-
-    def _bind(self, metric: Metric, labels: tuple[str, ...]) -> Handle:
         binders = self._binders
         if len(binders) == 1:
-            return binders[0].bind(metric, labels)
-        return tuple(backend.bind(metric, labels) for backend in binders)
+            return self._bind_in(binders[0], self._binder_routes[0], metric, labels)
+        return tuple(
+            self._bind_in(backend, routes, metric, labels)
+            for backend, routes in zip(binders, self._binder_routes, strict=True)
+        )
+
+    def _bind_in(
+        self, backend: BindingBackend, routes: Routes | None, metric: Metric, labels: Labels
+    ) -> Handle:
+        """One series in one backend: its handle, or a :class:`_Split` of the exported
+        series it feeds there."""
+        if routes is None or metric not in routes:
+            return backend.bind(metric, labels)
+        series = self._routed(routes, metric, labels)
+        transforms = tuple(transform for _, _, transform in series)
+        parts = tuple(backend.bind(exported, values) for exported, values, _ in series)
+        if all(transform is None for transform in transforms):
+            return parts[0] if len(parts) == 1 else _Split(parts)
+        return _Split(parts, transforms=transforms)
 
     def bind_group(self, series: Sequence[tuple[Metric, tuple[str, ...]]]) -> Handle:
         """Gauges always set together, bound as one handle in every backend."""
-        if self._routes is not None:
-            routed = [self._routed(metric, labels) for metric, labels in series]
+        binders = self._binders
+        if len(binders) == 1:
+            return self._bind_group_in(binders[0], self._binder_routes[0], series)
+        return tuple(
+            self._bind_group_in(backend, routes, series)
+            for backend, routes in zip(binders, self._binder_routes, strict=True)
+        )
+
+    def _bind_group_in(
+        self,
+        backend: BindingBackend,
+        routes: Routes | None,
+        series: Sequence[tuple[Metric, Labels]],
+    ) -> Handle:
+        if routes is not None:
+            routed = [self._routed(routes, metric, labels) for metric, labels in series]
             transformed = any(t is not None for one in routed for _, _, t in one)
             if transformed or any(len(one) != 1 for one in routed):
                 parts = tuple(
-                    tuple(self._bind(m, labels) for m, labels, _ in one) for one in routed
+                    tuple(backend.bind(m, labels) for m, labels, _ in one) for one in routed
                 )
                 transforms = tuple(tuple(t for _, _, t in one) for one in routed)
                 return _Split(parts, group=True, transforms=transforms if transformed else None)
             series = [(metric, labels) for ((metric, labels, _),) in routed]
-        binders = self._binders
-        if len(binders) == 1:
-            return binders[0].bind_group(series)
-        return tuple(backend.bind_group(series) for backend in binders)
+        return backend.bind_group(series)
 
     def apply_bound(self, updates: list[tuple[Handle, object]]) -> None:
         """Bound updates, (handle, value), to every backend."""
-        if self._routes is not None:
-            updates = self._expand(updates)
         binders = self._binders
         if len(binders) == 1:
             try:
-                binders[0].apply_bound(updates)
+                binders[0].apply_bound(self._expand(updates) if self._routing else updates)
             except Exception as exc:  # nothing may reach the gateway
                 self._failed(binders[0], exc)
                 self._count_failures(binders)
@@ -258,7 +289,8 @@ class FanOut:
         failed = []
         for index, backend in enumerate(binders):
             try:
-                backend.apply_bound([(h[index], v) for h, v in updates])  # type: ignore[index]
+                mine = [(h[index], v) for h, v in updates]  # type: ignore[index]
+                backend.apply_bound(self._expand(mine) if self._routing else mine)
             except Exception as exc:  # one failing backend never stops the others
                 failed.append(backend)
                 self._failed(backend, exc)

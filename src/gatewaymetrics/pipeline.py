@@ -53,7 +53,10 @@ class Pipeline:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
-        self.plan = Plan.build(self.settings)
+        backends = tuple(backends)
+        # A backend may export a naming of its own (the OpenTelemetry backend's).
+        namings = [getattr(backend, "naming", None) for backend in backends]
+        self.plan = Plan.build(self.settings, [n for n in namings if isinstance(n, str)])
         self._fan_out = FanOut(backends, self.plan, wall_clock=wall_clock)
         self.backends = self._fan_out.backends
         self._guard = SeriesGuard(self.plan, self.settings.series_cap)

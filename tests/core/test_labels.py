@@ -63,6 +63,6 @@ def test_default_and_opt_in_labels_partition_the_call_labels() -> None:
     )  # fmt: skip
     assert OPT_IN_LABELS == (
         "org", "org_alias", "end_user", "user_email", "deployment_id", "api_base", "stream",
-        "status_code", "exception_class", "route", "client_ip", "user_agent",
+        "status_code", "exception_class", "error", "route", "client_ip", "user_agent",
     )  # fmt: skip
     assert set(DEFAULT_IDENTITY_LABELS) | set(OPT_IN_LABELS) == set(CALL_LABELS)

@@ -236,3 +236,37 @@ def test_litellm_names_through_a_running_proxy(tmp_path: Path) -> None:
     assert MASTER_KEY.encode() not in body
     result = promtool_check(body)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_running_proxy_exports_over_otlp_what_it_serves(tmp_path: Path) -> None:
+    """Prometheus and the OTel backend in one proxy: the same counts, OTLP to a real
+    receiver (HTTP/protobuf, the standard variables)."""
+    from tests.otlp_receiver import Histogram, http_receiver
+
+    with http_receiver() as receiver:
+        environment = {
+            "GATEWAYMETRICS_BACKENDS": "prometheus,otel",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base_endpoint,
+            "OTEL_METRIC_EXPORT_INTERVAL": "300",
+            "OTEL_SERVICE_NAME": "proxy-under-test",
+        }
+        with litellm_proxy(tmp_path, environment=environment) as proxy:
+            assert proxy.chat("gpt-4o-mini") == 200
+            assert proxy.chat("gpt-4o-mini", stream=True) == 200
+            assert proxy.chat("failing-model") == 429
+            values = proxy.wait_for_requests(3)
+
+            def requests() -> float:
+                return sum(
+                    value.count if isinstance(value, Histogram) else float(value)
+                    for (name, _), value in receiver.totals().items()
+                    if name == "gatewaymetrics.requests"
+                )
+
+            receiver.wait_for(lambda: requests() >= 3, timeout=30)
+        assert _requests(values) == 3.0
+        assert requests() == 3.0
+        names = receiver.names()
+        assert {"gen_ai.client.token.usage", "gen_ai.server.request.duration"} <= names
+        assert receiver.resources()[0]["service.name"] == "proxy-under-test"
+        assert receiver.errors() == []

@@ -22,6 +22,7 @@ from gatewaymetrics.core.naming import (
     TIME_PER_TOKEN_BUCKETS,
     Naming,
 )
+from gatewaymetrics.core.otel_names import otel_naming
 from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
@@ -225,8 +226,13 @@ CALL_SOURCES: tuple[tuple[str, str, MetricKind], ...] = tuple(
     (key, entry.source, entry.kind) for key, entry in _ENTRIES.items() if entry.source
 )
 
-#: Every naming, by the name ``Settings.naming`` takes.
-NAMINGS: Mapping[str, Naming] = {"native": NATIVE, "litellm": LITELLM}
+#: Every naming, by its name: those ``Settings.naming`` takes, and the OpenTelemetry
+#: backend's own.
+NAMINGS: Mapping[str, Naming] = {
+    "native": NATIVE,
+    "litellm": LITELLM,
+    "otel": otel_naming({key: (entry.unit, entry.help) for key, entry in _ENTRIES.items()}),
+}
 
 
 @attrs.frozen
@@ -271,8 +277,8 @@ def build_catalog(
             "prefix", prefix, "a metric name prefix: [a-zA-Z_:][a-zA-Z0-9_:]*"
         )
     table = NAMINGS.get(naming)
-    if table is None:
-        raise GatewayMetricsError("naming", naming, NAMINGS)
+    if table is None or not table.selectable:
+        raise GatewayMetricsError("naming", naming, [n for n, t in NAMINGS.items() if t.selectable])
     names = table.names
     if duration_buckets is None:
         duration_buckets = table.duration_buckets

@@ -74,6 +74,10 @@ def _exception_class(call: CallRecord) -> str | None:
     return None if call.error is None else call.error.exception_type
 
 
+def _error(call: CallRecord) -> str | None:
+    return None if call.error is None else call.error.category.value
+
+
 def extra_label(name: str) -> Callable[[CallRecord], str | None]:
     """How to read the extra label ``name`` (custom, or from a field table)."""
 
@@ -108,6 +112,7 @@ CALL_LABELS: Mapping[str, Callable[[CallRecord], str | None]] = {
     "stream": _stream,
     "status_code": _status_code,
     "exception_class": _exception_class,
+    "error": _error,
     **{label: extra_label(label) for label in TABLE_LABELS},
 }
 

@@ -22,6 +22,7 @@ from gatewaymetrics.errors import GatewayMetricsError
 
 __all__ = [
     "DURATION_BUCKETS",
+    "LABEL_PARTS",
     "NATIVE",
     "NATIVE_NAMES",
     "TIME_PER_TOKEN_BUCKETS",
@@ -46,6 +47,26 @@ def _hours_until(value: float, now: float) -> float:
     return (float(value) - now) / 3600
 
 
+def _host(origin: str) -> str:
+    """The host of an origin (``scheme://host[:port]``, as ``core/urls`` makes it)."""
+    authority = origin.partition("://")[2]
+    if authority.startswith("["):
+        return authority.partition("]")[0] + "]"
+    return authority.rpartition(":")[0] if ":" in authority else authority
+
+
+def _port(origin: str) -> str:
+    """The port of an origin: its own, else the scheme's ("" when neither is known)."""
+    scheme, _, authority = origin.partition("://")
+    tail = authority.rpartition("]")[2] if authority.startswith("[") else authority
+    port = tail.rpartition(":")[2] if ":" in tail else ""
+    return port or {"https": "443", "http": "80"}.get(scheme, "")
+
+
+#: Parts of a label value an export may take, by name: ``value -> part``.
+LABEL_PARTS: Mapping[str, Callable[[str], str]] = {"host": _host, "port": _port}
+
+
 #: Value transforms an export may apply, by name: ``(value, now) -> exported value``,
 #: ``now`` being the wall clock (Unix seconds) when the value is written.
 TRANSFORMS: Mapping[str, Callable[[float, float], float]] = {"hours_until": _hours_until}
@@ -67,6 +88,14 @@ class Export:
       family; those labels are not exported (the family's name says their value).
     - ``transform``: "" (the value as it is) or the name of one of :data:`TRANSFORMS`,
       applied to every value written to this family (a removal stays a removal).
+    - ``kind``, ``unit``, ``buckets``: the family's own ("": the catalog metric's; a
+      counter exported as a histogram observes each increment, one per call).
+    - ``values``: (exported label, ((value, exported value), ...)) value maps (values
+      not in a map are kept), and ``parts``: (exported label, the name of one of
+      :data:`LABEL_PARTS`) for a label read as a part of its source's value.
+    - ``others``: (catalog label, exported label) for the catalog metric's remaining
+      labels (the configured call labels, its own): those it carries are exported
+      too, renamed; the naming's exports never add them.
     """
 
     name: str
@@ -74,6 +103,12 @@ class Export:
     labels: tuple[tuple[str, str], ...] = ()
     when: tuple[tuple[str, str], ...] = ()
     transform: str = attrs.field(default="", validator=_check_transform)
+    kind: str = ""
+    unit: str = ""
+    buckets: tuple[float, ...] = ()
+    values: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    parts: tuple[tuple[str, str], ...] = ()
+    others: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +128,9 @@ class Naming:
     per_token_buckets: tuple[float, ...]
     exports: Mapping[str, tuple[Export, ...]] = attrs.field(factory=dict)
     withheld: tuple[str, ...] = ()
+    #: Whether ``Settings.naming`` may name it (False: a backend's own naming, whose
+    #: names another backend could not take, such as OpenTelemetry's dotted ones).
+    selectable: bool = True
 
 
 #: The native naming table: key -> exported name without prefix.
