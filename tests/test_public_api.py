@@ -86,6 +86,15 @@ def test_docs_litellm_map_is_generated_from_the_naming_table() -> None:
     assert naming_table("litellm") in docs.read_text(encoding="utf-8")
 
 
+def test_docs_otel_tables_are_generated_from_the_naming_table() -> None:
+    from pathlib import Path
+
+    from gatewaymetrics.catalog_doc import otel_tables
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "opentelemetry.md"
+    assert otel_tables() in docs.read_text(encoding="utf-8")
+
+
 def test_docs_field_table_is_generated_from_the_field_table() -> None:
     from pathlib import Path
 

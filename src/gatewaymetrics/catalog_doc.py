@@ -4,6 +4,7 @@ the docs cannot drift from the code.
 
     python -m gatewaymetrics.catalog_doc           # prints the native table
     python -m gatewaymetrics.catalog_doc litellm   # prints the litellm naming's map
+    python -m gatewaymetrics.catalog_doc otel      # prints the otel naming's tables
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import sys
 
 from gatewaymetrics.core.catalog import NAMINGS, build_catalog
+from gatewaymetrics.core.otel_names import OTEL_ATTRIBUTES, OTEL_PROVIDERS
 
-__all__ = ["catalog_table", "naming_table"]
+__all__ = ["catalog_table", "naming_table", "otel_tables"]
 
 
 def catalog_table() -> str:
@@ -53,5 +55,35 @@ def naming_table(naming: str = "litellm") -> str:
     return "\n".join(rows) + "\n"
 
 
+def _numbers(bounds: tuple[float, ...]) -> str:
+    return ", ".join(f"{b:.12g}" for b in bounds)
+
+
+def otel_tables() -> str:
+    """The ``otel`` naming as docs/opentelemetry.md shows it: every OTel metric (with
+    its instrument, unit, native metric and bucket bounds), every label's attribute
+    name, and the provider values mapped to the conventions' well-known ones."""
+    native = build_catalog()
+    table = NAMINGS["otel"]
+    rows = [
+        "| OTel metric | instrument | unit | native metric | bucket bounds |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in native:
+        for export in table.exports.get(spec.key, ()):
+            kind = export.kind or spec.kind.value
+            bounds = export.buckets or (spec.buckets if kind == "histogram" else ())
+            shown = _numbers(bounds) if export.buckets else ("native" if bounds else "-")
+            rows.append(f"| `{export.name}` | {kind} | `{export.unit}` | `{spec.name}` | {shown} |")
+    rows += ["", "| label | OTel attribute |", "|---|---|"]
+    rows += [f"| `{label}` | `{name}` |" for label, name in OTEL_ATTRIBUTES.items()]
+    rows += ["", "| LiteLLM provider | `gen_ai.provider.name` |", "|---|---|"]
+    rows += [f"| `{ours}` | `{theirs}` |" for ours, theirs in OTEL_PROVIDERS]
+    return "\n".join(rows) + "\n"
+
+
 if __name__ == "__main__":
-    print(naming_table(sys.argv[1]) if len(sys.argv) > 1 else catalog_table(), end="")
+    if len(sys.argv) > 1 and sys.argv[1] == "otel":
+        print(otel_tables(), end="")
+    else:
+        print(naming_table(sys.argv[1]) if len(sys.argv) > 1 else catalog_table(), end="")
