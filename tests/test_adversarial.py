@@ -36,10 +36,13 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry
 
 from gatewaymetrics import LabelSettings, Pipeline, Settings, parse_litellm
 from gatewaymetrics.backends.memory import HistogramValue, MemoryBackend
+from gatewaymetrics.backends.otel import OtelBackend
 from gatewaymetrics.backends.prometheus import PrometheusBackend
 from gatewaymetrics.backends.statsd import StatsdBackend
 from tests.conftest import require_module
@@ -339,8 +342,10 @@ class Run:
     fast: Pipeline
     raised: list[str]
     expositions: list[str]
-    #: The exposition of a third pipeline, under LiteLLM's names (general and fast path).
+    #: The exposition of a third pipeline, under LiteLLM's names (general and fast path),
+    #: and the OpenTelemetry points of its OTel backend.
     named: str
+    otel: list[tuple[str, dict[str, object], float]]
     logs: list[str]
     reprs: list[str]
 
@@ -393,7 +398,9 @@ def run(payload: Payload) -> Run:
     fast_prometheus = PrometheusBackend(registry=CollectorRegistry())
     fast = Pipeline([fast_prometheus], SETTINGS)
     named_prometheus = PrometheusBackend(registry=CollectorRegistry())
-    named = Pipeline([named_prometheus], LITELLM_NAMED)
+    reader = InMemoryMetricReader()
+    otel = OtelBackend(meter_provider=MeterProvider(metric_readers=[reader]))
+    named = Pipeline([named_prometheus, otel], LITELLM_NAMED)
     response = PROXY["response_obj"]
     start = dt.datetime.fromisoformat(PROXY["start_time"])
     end = dt.datetime.fromisoformat(PROXY["end_time"])
@@ -423,7 +430,21 @@ def run(payload: Payload) -> Run:
         expositions = [b.exposition()[0].decode() for b in (general_prometheus, fast_prometheus)]
     return Run(memory=memory, packets=packets, general=general, fast=fast, raised=raised,
                expositions=expositions, named=named_prometheus.exposition()[0].decode(),
-               logs=logs, reprs=reprs)  # fmt: skip
+               otel=_otel_points(reader), logs=logs, reprs=reprs)  # fmt: skip
+
+
+def _otel_points(reader: InMemoryMetricReader) -> list[tuple[str, dict[str, object], float]]:
+    """Every OpenTelemetry point: (name, attributes, value or histogram sum)."""
+    data = reader.get_metrics_data()
+    points = []
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    value = getattr(point, "value", None)
+                    value = point.sum if value is None else value  # a histogram's sum
+                    points.append((metric.name, dict(point.attributes), float(value)))
+    return points
 
 
 def _samples(exposition: str) -> Iterator[tuple[str, str]]:
@@ -451,6 +472,8 @@ def nonfinite(result: Run) -> list[str]:
     """Every sample that is not a finite float64: memory, expositions, StatsD lines."""
     bad = [f"memory {s.name}{dict(s.labels)} = {s.value!r}"
            for s in result.memory.snapshot().series if not _finite(s.value)]  # fmt: skip
+    bad += [f"otel {name}{attributes} = {value!r}" for name, attributes, value in result.otel
+            if not math.isfinite(value)]  # fmt: skip
     for exposition in (*result.expositions, result.named):
         bad += [f"{series} {value}" for series, value in _samples(exposition)
                 if not _finite(value)]  # fmt: skip
@@ -499,6 +522,7 @@ def test_a_planted_secret_appears_nowhere(planted: tuple[str, Payload]) -> None:
     places = {
         "label values": label_values(result),
         "expositions": [*result.expositions, result.named],
+        "otel attributes": [repr(attributes) for _, attributes, _ in result.otel],
         "statsd packets": result.packets.sent,
         "log records": result.logs,
         "reprs": result.reprs,
@@ -517,3 +541,4 @@ def test_every_event_is_counted(payload: Payload) -> None:
     assert [_requests(exposition) for exposition in result.expositions] == [EVENTS, EVENTS]
     total = "litellm_proxy_total_requests_metric_total"
     assert sum(float(v) for s, v in _samples(result.named) if s.startswith(total)) == EVENTS
+    assert sum(v for name, _, v in result.otel if name == "gatewaymetrics.requests") == EVENTS
