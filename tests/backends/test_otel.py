@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import require_module
 
@@ -36,6 +38,7 @@ from gatewaymetrics.core.records import (  # noqa: E402
     TokenUsage,
 )
 from gatewaymetrics.core.secrets import fingerprint  # noqa: E402
+from tests.test_fast_path_equivalence import event_sequences, record_all, series  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "litellm_payloads.jsonl"
 KEY = fingerprint("sk-otel-test-key")
@@ -211,3 +214,34 @@ def test_the_series_cap_folds_into_other() -> None:
     users = sorted(str(a.get("user.id")) for a, _ in points)
     assert users == ["_other", "u1", "u2"]
     assert sum(p.value for _, p in points) == 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequence=event_sequences(), naming=st.sampled_from(["native", "litellm"]))
+def test_for_all_payloads_prometheus_and_otel_count_alike(sequence: list[Any], naming: str) -> None:
+    """For any sequence of (mutated, captured) LiteLLM payloads: the OTel backend beside
+    Prometheus in one pipeline (both paths) counts the requests, tokens and spend the
+    Prometheus backend counts."""
+    reader = sdk_export.InMemoryMetricReader()
+    otel = OtelBackend(meter_provider=sdk_metrics.MeterProvider(metric_readers=[reader]))
+    registry = CollectorRegistry()
+    prometheus = PrometheusBackend(registry=registry, multiprocess=False)
+    pipeline = Pipeline([prometheus, otel], Settings(naming=naming))
+    record_all(pipeline, sequence)
+    native = {
+        "native": ("llm_requests_total", "llm_tokens_total", "llm_spend_usd_total"),
+        "litellm": (
+            "litellm_proxy_total_requests_metric_total",
+            "litellm_total_tokens_metric_total",
+            "litellm_spend_metric_total",
+        ),
+    }[naming]
+    values = series(registry)
+    totals = [sum(v for (name, _), v in values.items() if name == n) for n in native]
+    read = Read(reader)
+    _, usage = read.metrics.get("gen_ai.client.token.usage", ("", []))
+    assert totals[0] == read.total("gatewaymetrics.requests") == len(sequence)
+    assert totals[1] == sum(point.sum for _, point in usage)
+    _, spend = read.metrics.get("gatewaymetrics.spend", ("", []))
+    assert totals[2] == pytest.approx(sum(point.value for _, point in spend), rel=1e-9, abs=1e-12)
+    pipeline.close()
