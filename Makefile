@@ -59,6 +59,7 @@ bench: $(STAMP) statsd
 	$(BIN)/python benchmarks/core_overhead.py
 	$(BIN)/python benchmarks/prometheus_overhead.py --both
 	$(BIN)/python benchmarks/statsd_overhead.py
+	$(BIN)/python benchmarks/otel_overhead.py
 	$(BIN)/python benchmarks/proxy_throughput.py
 
 # The standing soak (minutes, not part of make test): 1 000 000 events of unique callers
