@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from installed_wheel import INSIDE, Build, provenance, relaunch
 from prometheus_overhead import Awaited, Recorder
-from timing import Batch, Payload, interleaved_batches_us, proxy_stream
+from timing import Batch, Payload, interleaved_batches_us, proxy_stream, timed_loop
 
 if TYPE_CHECKING:  # gatewaymetrics is imported at run time only inside the fresh venv
     from gatewaymetrics import Metric, Pipeline, Sample
@@ -365,11 +365,7 @@ def measure(events: int) -> int:
                 call(first, second)
         return time.perf_counter() - start
 
-    def baseline(events: int) -> float:  # taking the next payload ((a) and (b) pay it too)
-        start = time.perf_counter()
-        for _ in range(events):
-            following()
-        return time.perf_counter() - start
+    baseline = timed_loop(following)  # taking the next payload ((a) and (b) pay it too)
 
     runs: dict[str, tuple[Batch, int]] = {
         "a": (a_run.batch, events), "floor": (floor, events), "0": (baseline, events),

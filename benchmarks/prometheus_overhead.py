@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installed_wheel import INSIDE, Build, provenance, relaunch
-from timing import Batch, Payload, interleaved_batches_us, proxy_payload, proxy_stream
+from timing import Batch, Payload, interleaved_batches_us, proxy_payload, proxy_stream, timed_loop
 
 if TYPE_CHECKING:  # gatewaymetrics is imported at run time only inside the fresh venv
     from prometheus_client import CollectorRegistry
@@ -296,11 +296,7 @@ def measure(events: int) -> int:
                 update(amount)
         return time.perf_counter() - start
 
-    def baseline(events: int) -> float:  # taking the next payload ((a) and (b) pay it too)
-        start = time.perf_counter()
-        for _ in range(events):
-            following()
-        return time.perf_counter() - start
+    baseline = timed_loop(following)  # taking the next payload ((a) and (b) pay it too)
 
     runs: dict[str, tuple[Batch, int]] = {
         "a": (a_run.batch, events), "c": (floor, events), "0": (baseline, events),
