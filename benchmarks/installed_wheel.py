@@ -12,6 +12,7 @@ says which gatewaymetrics runs and refuses the one in ``src/``.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.machinery
 import importlib.metadata
@@ -106,6 +107,28 @@ def fresh_venv(directory: Path, wheel: Path) -> Path:
     ours = dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib"))
     (Path(site) / _PTH).write_text("".join(f"{path}\n" for path in ours), encoding="utf-8")
     return python
+
+
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the builds to measure (``--pure``, ``--both``,
+    ``--wheel``) and the hidden one of the relaunched run (:data:`INSIDE`)."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--pure", action="store_true",
+                        help="build the wheel with GATEWAYMETRICS_PURE_BUILD=1")  # fmt: skip
+    choice.add_argument("--both", action="store_true",
+                        help="run the default build, then the pure build")  # fmt: skip
+    choice.add_argument("--wheel", type=Path, action="append",
+                        help="run this wheel instead of building one (repeatable)")  # fmt: skip
+    parser.add_argument(INSIDE, action="store_true", help=argparse.SUPPRESS)
+
+
+def chosen_builds(options: argparse.Namespace) -> list[Build]:
+    """The builds :func:`add_build_options`' options ask for."""
+    if options.wheel:
+        return [Build(title=f"given wheel {path}", wheel=path) for path in options.wheel]
+    default = Build(title="default build")
+    pure = Build(title="pure build (GATEWAYMETRICS_PURE_BUILD=1)", pure=True)
+    return [pure] if options.pure else [default, pure] if options.both else [default]
 
 
 def relaunch(script: Path, arguments: Sequence[str], builds: Sequence[Build]) -> int:

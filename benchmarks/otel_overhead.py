@@ -60,7 +60,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from installed_wheel import INSIDE, Build, provenance, relaunch
+from installed_wheel import add_build_options, chosen_builds, provenance, relaunch
 from prometheus_overhead import Awaited, Recorder
 from timing import Batch, Payload, interleaved_batches_us, proxy_stream, timed_loop
 
@@ -444,24 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("events", nargs="?", type=int, default=2000,
                         help="events per round for (a) and the floor (default 2000)")  # fmt: skip
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--pure", action="store_true",
-                        help="build the wheel with GATEWAYMETRICS_PURE_BUILD=1")  # fmt: skip
-    choice.add_argument("--both", action="store_true",
-                        help="run the default build, then the pure build")  # fmt: skip
-    choice.add_argument("--wheel", type=Path, action="append",
-                        help="run this wheel instead of building one (repeatable)")  # fmt: skip
-    parser.add_argument(INSIDE, action="store_true", help=argparse.SUPPRESS)
+    add_build_options(parser)
     options = parser.parse_args(argv)
     if options.inside:
         return measure(options.events)
-    if options.wheel:
-        builds = [Build(title=f"given wheel {path}", wheel=path) for path in options.wheel]
-    else:
-        default = Build(title="default build")
-        pure = Build(title="pure build (GATEWAYMETRICS_PURE_BUILD=1)", pure=True)
-        builds = [pure] if options.pure else [default, pure] if options.both else [default]
-    return relaunch(Path(__file__).resolve(), [str(options.events)], builds)
+    return relaunch(Path(__file__).resolve(), [str(options.events)], chosen_builds(options))
 
 
 if __name__ == "__main__":

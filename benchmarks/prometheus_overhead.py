@@ -50,7 +50,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from installed_wheel import INSIDE, Build, provenance, relaunch
+from installed_wheel import add_build_options, chosen_builds, provenance, relaunch
 from timing import Batch, Payload, interleaved_batches_us, proxy_payload, proxy_stream, timed_loop
 
 if TYPE_CHECKING:  # gatewaymetrics is imported at run time only inside the fresh venv
@@ -348,28 +348,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("events", nargs="?", type=int, default=2000,
                         help="events per round for (a) and (c) (default 2000)")  # fmt: skip
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--pure", action="store_true",
-                        help="build the wheel with GATEWAYMETRICS_PURE_BUILD=1")  # fmt: skip
-    choice.add_argument("--both", action="store_true",
-                        help="run the default build, then the pure build")  # fmt: skip
-    choice.add_argument("--wheel", type=Path, action="append",
-                        help="run this wheel instead of building one (repeatable)")  # fmt: skip
     parser.add_argument("--naming", choices=("native", "litellm"), default="native",
                         help="the pipeline's naming (default native)")  # fmt: skip
-    parser.add_argument(INSIDE, action="store_true", help=argparse.SUPPRESS)
+    add_build_options(parser)
     options = parser.parse_args(argv)
     ENVIRONMENT["GATEWAYMETRICS_NAMING"] = options.naming
     if options.inside:
         return measure(options.events)
-    if options.wheel:
-        builds = [Build(title=f"given wheel {path}", wheel=path) for path in options.wheel]
-    else:
-        default = Build(title="default build")
-        pure = Build(title="pure build (GATEWAYMETRICS_PURE_BUILD=1)", pure=True)
-        builds = [pure] if options.pure else [default, pure] if options.both else [default]
     arguments = [str(options.events), "--naming", options.naming]
-    return relaunch(Path(__file__).resolve(), arguments, builds)
+    return relaunch(Path(__file__).resolve(), arguments, chosen_builds(options))
 
 
 if __name__ == "__main__":

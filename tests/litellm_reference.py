@@ -59,7 +59,6 @@ __all__ = [
     "Reference",
     "ScenarioError",
     "Step",
-    "fallback_router",
     "hook_recorder",
     "isolated_prometheus_logger",
     "parse_exposition",
@@ -69,23 +68,14 @@ __all__ = [
 ]
 
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "Say hello"}]
+#: What the Router's fallback deployment answers (its tokens are in the figures).
+BACKUP_ANSWER = "Hello from backup"
 
 #: How long a step may take to deliver its hooks before it is reported as broken (a
 #: guard against a hang, not a measurement: a step takes milliseconds).
 WAIT_S = 30.0
 POLL_S = 0.005
 
-#: Every LiteLLM list a ``CustomLogger`` in ``litellm.callbacks`` gets copied into.
-CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "service_callback",
-    "_async_input_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-)
 
 #: The virtual key of the ``proxy_budgets`` step: the proxy logs the key's sha256
 #: (``hash_token``) as ``user_api_key_hash``; this is sha256("sk-gatewaymetrics-ref").
@@ -291,31 +281,10 @@ async def _rate_limit() -> None:
     )
 
 
-def fallback_router() -> Any:
-    """A Router whose group "primary" fails (500) and falls back to "backup"."""
-    from litellm.router import Router
-
-    return Router(
-        model_list=[
-            {
-                "model_name": "primary",
-                "litellm_params": {
-                    "model": "gpt-4o-mini",
-                    "mock_response": "litellm.InternalServerError",
-                },
-            },
-            {
-                "model_name": "backup",
-                "litellm_params": {"model": "gpt-4o", "mock_response": "Hello from backup"},
-            },
-        ],
-        fallbacks=[{"primary": ["backup"]}],
-        num_retries=0,
-    )
-
-
 async def _router_fallback() -> None:
-    router = fallback_router()
+    from gatewaymetrics.adapters.litellm_driver import fallback_router
+
+    router = fallback_router(BACKUP_ANSWER)
     await router.acompletion(model="primary", messages=MESSAGES)
 
 
@@ -402,6 +371,8 @@ def _run_step(step: Step, recorder: Any) -> tuple[str, ...]:
 @contextmanager
 def _litellm_state() -> Iterator[Any]:
     """LiteLLM's callback lists emptied and ``litellm.cache`` kept; both restored."""
+    from gatewaymetrics.adapters.litellm_driver import CALLBACK_LISTS
+
     litellm = _litellm()
     saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
     saved_cache = litellm.cache

@@ -75,7 +75,7 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
     from gatewaymetrics.adapters.litellm_driver import drive
     from gatewaymetrics.demo import demo_calls
 
-    memory = MemoryBackend(name="summary", catalog_shaped=True)
+    memory = MemoryBackend(name="summary", naming="native")
     pipeline = build_pipeline(config if serve else _without_server(config), extra_backends=[memory])
     url = _metrics_url(pipeline)
 
@@ -109,7 +109,7 @@ def _demo(config: Config, calls: int, serve: bool) -> int:
 
 
 def _replay(config: Config, path: str, exposition: bool) -> int:
-    memory = MemoryBackend(name="summary", catalog_shaped=True)
+    memory = MemoryBackend(name="summary", naming="native")
     pipeline = build_pipeline(_without_server(config), extra_backends=[memory])
     try:
         try:

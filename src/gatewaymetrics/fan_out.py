@@ -144,9 +144,8 @@ class FanOut:
         self.binding = bool(self.backends) and len(binders) == len(self.backends)
         self._binders = binders
         #: Per backend, where each update goes (None: the catalog's metrics as they
-        #: are): the routes of the pipeline's naming; of the backend's own ``naming``
-        #: (the OpenTelemetry backend's); none for a ``catalog_shaped`` backend (the
-        #: CLI's summary).
+        #: are): the routes of the pipeline's naming, or of the backend's own
+        #: ``naming`` (the OpenTelemetry backend's, the command line's summary).
         self._routes_of = tuple(self._routes_for(backend) for backend in self.backends)
         self._binder_routes = tuple(self._routes_for(backend) for backend in binders)
         self._routing = any(routes is not None for routes in self._routes_of)
@@ -158,8 +157,6 @@ class FanOut:
                 attach(functools.partial(self.report, backend))
 
     def _routes_for(self, backend: object) -> Routes | None:
-        if getattr(backend, "catalog_shaped", False) is True:
-            return None
         naming = getattr(backend, "naming", None)
         if isinstance(naming, str):
             return self._plan.routes_for(naming)
@@ -168,16 +165,10 @@ class FanOut:
     def declare(self, metrics: Sequence[Metric]) -> None:
         """Declare ``metrics`` (the pipeline's naming's families) to every backend
         (configuration errors raise); a backend of another naming is given that
-        naming's, a catalog-shaped one the catalog's."""
-        plan = self._plan
+        naming's."""
         for backend in self.backends:
             naming = getattr(backend, "naming", None)
-            if getattr(backend, "catalog_shaped", False) is True:
-                backend.declare(tuple(plan.metrics.values()))
-            elif isinstance(naming, str):
-                backend.declare(plan.exported_for(naming))
-            else:
-                backend.declare(metrics)
+            backend.declare(self._plan.exported_for(naming) if isinstance(naming, str) else metrics)
 
     @staticmethod
     def _routed(
@@ -208,11 +199,13 @@ class FanOut:
         return out
 
     def apply(self, samples: list[Sample]) -> None:
-        translated: dict[int, list[Sample]] = {}
+        translated: dict[int, list[Sample]] | None = None  # by routes, made once each
         failed = []
         for backend, routes in zip(self.backends, self._routes_of, strict=True):
             mine = samples
             if routes is not None:
+                if translated is None:
+                    translated = {}
                 known = translated.get(id(routes))
                 if known is None:
                     known = translated[id(routes)] = self._translate(routes, samples)

@@ -30,9 +30,9 @@ class Backend(Protocol):
       event's thread (StatsD's sender): the pipeline gives it a ``sink(error_type,
       count)`` it may call from any thread; each count is added to
       ``gatewaymetrics_backend_errors_total`` and logged at most once a minute.
-    - Optional: ``catalog_shaped = True``, for a backend that wants the catalog's own
-      metrics (native shape) whatever families the naming exports (the CLI's summary);
-      the pipeline then records without the fast path.
+    - Optional: ``naming``, the name of a naming in ``catalog.NAMINGS`` this backend
+      exports whatever ``Settings.naming`` says (the OpenTelemetry backend's ``"otel"``;
+      ``"native"`` for a summary that reads the native metrics).
     """
 
     name: str

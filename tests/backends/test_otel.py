@@ -245,3 +245,13 @@ def test_for_all_payloads_prometheus_and_otel_count_alike(sequence: list[Any], n
     _, spend = read.metrics.get("gatewaymetrics.spend", ("", []))
     assert totals[2] == pytest.approx(sum(point.value for _, point in spend), rel=1e-9, abs=1e-12)
     pipeline.close()
+
+
+def test_every_label_has_an_attribute_name() -> None:
+    """A new call label or own label cannot silently miss the OTel export."""
+    from gatewaymetrics.core.catalog import build_catalog
+    from gatewaymetrics.core.labels import CALL_LABELS
+    from gatewaymetrics.core.otel_names import OTEL_ATTRIBUTES
+
+    own = {label for spec in build_catalog() for label in spec.labels}
+    assert (set(CALL_LABELS) | own) - set(OTEL_ATTRIBUTES) == set()

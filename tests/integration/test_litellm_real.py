@@ -37,14 +37,15 @@ from gatewaymetrics import (
     parse_litellm,
 )
 from tests.conftest import require_module
-from tests.litellm_reference import fallback_router
+from tests.litellm_reference import BACKUP_ANSWER
 
 HOW = "install it with: make test (or pip install 'gatewaymetrics[litellm]')"
 # Typed Any: these are whatever the installed LiteLLM provides, checked by running it.
 litellm: Any = require_module("litellm", HOW)
 custom_logger: Any = require_module("litellm.integrations.custom_logger", HOW)
-litellm_router: Any = require_module("litellm.router", HOW)
 pydantic: Any = require_module("pydantic", HOW)
+
+from gatewaymetrics.adapters.litellm_driver import CALLBACK_LISTS, fallback_router  # noqa: E402
 
 pytestmark = [
     pytest.mark.integration,
@@ -62,19 +63,6 @@ POLL_S = 0.005
 SUCCESS_HOOKS = frozenset({"log_success_event", "async_log_success_event"})
 FAILURE_HOOKS = frozenset({"log_failure_event", "async_log_failure_event"})
 
-#: Every LiteLLM list a ``CustomLogger`` in ``litellm.callbacks`` gets copied into.
-#: LiteLLM dedupes loggers by class, so a stale instance left in one of them would
-#: receive the next test's events instead of that test's own logger.
-CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "service_callback",
-    "_async_input_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-)
 
 KEY_HASH = hashlib.sha256(b"sk-demo-1").hexdigest()
 RAW_KEY = "sk-raw-secret-123"
@@ -502,7 +490,7 @@ BACKUP_COST = Decimal("0.00022500000000000002")
 
 
 def make_router() -> Any:
-    return fallback_router()
+    return fallback_router(BACKUP_ANSWER)
 
 
 def deployment_ids(router: Any) -> dict[str, str]:

@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the import test
         "the LiteLLM driver needs litellm: pip install 'gatewaymetrics[litellm]'"
     ) from exc
 
-__all__ = ["MockCall", "drive", "fallback_router"]
+__all__ = ["CALLBACK_LISTS", "MockCall", "drive", "fallback_router"]
 
 
 @attrs.frozen(kw_only=True)
@@ -38,9 +38,12 @@ class MockCall:
     fallback_model: str = "gpt-4o"
 
 
-_CALLBACK_LISTS = (
+#: Every LiteLLM list a ``CustomLogger`` in ``litellm.callbacks`` gets copied into
+#: (LiteLLM keeps one logger per class in them: a stale one would get the next events).
+CALLBACK_LISTS = (
     "callbacks", "input_callback", "success_callback", "failure_callback",
-    "_async_input_callback", "_async_success_callback", "_async_failure_callback",
+    "service_callback", "_async_input_callback", "_async_success_callback",
+    "_async_failure_callback",
 )  # fmt: skip
 _MESSAGES = [{"role": "user", "content": "Summarise the gateway metrics in one line."}]
 
@@ -66,15 +69,15 @@ async def _one(call: MockCall, router: Any) -> None:
         return
 
 
-def fallback_router() -> Any:
+def fallback_router(answer: str = "Answered by the fallback.") -> Any:
     """A LiteLLM Router whose model group ``primary`` (gpt-4o-mini) always fails with a
-    provider error and falls back to ``backup`` (gpt-4o), which answers."""
+    provider error and falls back to ``backup`` (gpt-4o), which answers ``answer``."""
     return litellm.Router(  # type: ignore[attr-defined]  # exported lazily by litellm
         model_list=[
             {"model_name": "primary", "litellm_params": {
                 "model": "gpt-4o-mini", "mock_response": "litellm.InternalServerError"}},
             {"model_name": "backup", "litellm_params": {
-                "model": "gpt-4o", "mock_response": "Answered by the fallback."}},
+                "model": "gpt-4o", "mock_response": answer}},
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -91,8 +94,8 @@ async def drive(
     """Make ``calls`` through real LiteLLM with ``logger`` as its only callback, then
     wait until LiteLLM's background logging has delivered every event. LiteLLM's
     callback lists are restored afterwards."""
-    saved = {name: list(getattr(litellm, name)) for name in _CALLBACK_LISTS}
-    for name in _CALLBACK_LISTS:
+    saved = {name: list(getattr(litellm, name)) for name in CALLBACK_LISTS}
+    for name in CALLBACK_LISTS:
         setattr(litellm, name, [])
     litellm.callbacks = [logger]
     router = fallback_router()

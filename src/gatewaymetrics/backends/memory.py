@@ -87,12 +87,12 @@ class _Histogram:
 
 class MemoryBackend:
     """Thread-safe, exact, queryable. ``name`` labels its errors (default "memory").
-    ``catalog_shaped``: hold the catalog's own metrics (native shape) whatever the
-    pipeline's naming exports, as a summary of the records does."""
+    ``naming``: the naming it holds (None: the pipeline's; ``"native"``: the native
+    metrics whatever the pipeline exports, as the command line's summary reads them)."""
 
-    def __init__(self, *, name: str = "memory", catalog_shaped: bool = False) -> None:
+    def __init__(self, *, name: str = "memory", naming: str | None = None) -> None:
         self.name = name
-        self.catalog_shaped = catalog_shaped
+        self.naming = naming
         self._lock = threading.Lock()
         self._metrics: dict[str, Metric] = {}
         self._values: dict[str, dict[tuple[str, ...], Decimal]] = {}
